@@ -1,0 +1,99 @@
+"""Venue configuration: assets and markets from a TOML file, checked into domain objects.
+
+Every problem is a ``ConfigError`` whose message names the key, e.g.
+``markets.SOL_USDC.tickSize``, so an operator can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+from exchange.domain.markets import Asset, ConfigError, Market
+from exchange.domain.reasons import Reason
+from exchange.domain.units import InvalidNumber, parse_scaled
+
+__all__ = ["AssetConfig", "ConfigError", "MarketConfig", "Venue", "demo_config_path", "load_venue"]
+
+
+class AssetConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
+    decimals: int
+    onramp_limit: str | None = None
+
+
+class MarketConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
+    base: str
+    quote: str
+    tick_size: str
+    step_size: str
+    min_qty: str
+    min_notional: str
+    max_price: str
+    max_qty: str
+    maker_fee: str
+    taker_fee: str
+    status: str = "TRADING"
+
+
+class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    assets: dict[str, AssetConfig]
+    markets: dict[str, MarketConfig]
+
+
+class Venue(msgspec.Struct, frozen=True):
+    """What the engine and the gateway need: domain assets and markets, onramp limits."""
+
+    assets: dict[str, Asset]
+    markets: dict[str, Market]
+    onramp_limits: dict[str, int]
+
+
+def demo_config_path() -> Path:
+    return Path(str(resources.files("exchange") / "demo.toml"))
+
+
+def load_venue(path: Path | str | None = None) -> Venue:
+    path = Path(path) if path is not None else demo_config_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        config = msgspec.convert(raw, VenueConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return build_venue(config)
+
+
+def build_venue(config: VenueConfig) -> Venue:
+    if not config.markets:
+        raise ConfigError("markets: at least one market is needed")
+    assets = {name: Asset(name, a.decimals) for name, a in config.assets.items()}
+    limits = {
+        name: _limit(assets[name], a.onramp_limit)
+        for name, a in config.assets.items()
+        if a.onramp_limit is not None
+    }
+    markets = {symbol: _market(symbol, spec, assets) for symbol, spec in config.markets.items()}
+    return Venue(assets=assets, markets=markets, onramp_limits=limits)
+
+
+def _limit(asset: Asset, text: str) -> int:
+    try:
+        return parse_scaled(text, asset.decimals, Reason.INVALID_QUANTITY, "limit", 2**62)
+    except InvalidNumber as exc:
+        raise ConfigError(f"assets.{asset.name}.onrampLimit: {exc.message}") from None
+
+
+def _market(symbol: str, spec: MarketConfig, assets: dict[str, Asset]) -> Market:
+    for key in ("base", "quote"):
+        name = getattr(spec, key)
+        if name not in assets:
+            raise ConfigError(f"markets.{symbol}.{key}: unknown asset {name!r}")
+    if symbol != f"{spec.base}_{spec.quote}":
+        raise ConfigError(f"markets.{symbol}: symbol must be {spec.base}_{spec.quote}")
+    fields = msgspec.to_builtins(spec)
+    return Market.build(symbol, assets[spec.base], assets[spec.quote], fields)

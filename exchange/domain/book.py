@@ -1,0 +1,274 @@
+"""One market's order book: price-time priority over integer prices and quantities.
+
+Layout:
+- ``bids`` and ``asks`` are SortedDicts from a key to a ``Level``; the key is ``-price`` for
+  bids and ``price`` for asks, so the first item of either ladder is the best level.
+- A ``Level`` holds its orders FIFO in a deque and the total *remaining* quantity of its live
+  orders. Cancellation is lazy: the order is marked dead and leaves the index, the level's
+  total and live count drop at once, and the dead entry is skipped when it reaches the front
+  (or swept when dead entries outnumber live ones), so cancel is O(1) amortised.
+- ``index`` maps order id -> resting order.
+
+Invariants (``check_integrity``): not crossed (best bid < best ask); no level without live
+orders; a level's total = sum of its live orders' remaining; every live order in a ladder is
+in the index at its own side and price and vice versa; FIFO (queue numbers rise) in a level.
+
+Complexity: add O(log L) for a new level else O(1); cancel O(1) amortised (+O(log L) if the
+level empties); best level O(1); depth(n) O(n).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from itertools import islice
+
+from sortedcontainers import SortedDict
+
+from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.events import OrderState, OrderStatus
+
+
+class Order:
+    """A live order; mutable inside the engine, published only as an ``OrderState`` copy."""
+
+    __slots__ = (
+        "id", "user", "symbol", "side", "type", "tif", "price", "qty", "quote_qty",
+        "remaining", "executed", "executed_quote", "status", "coid", "post_only", "stp",
+        "created", "updated", "queue", "live",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        id: int,
+        user: int,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        tif: TimeInForce,
+        price: int | None,
+        qty: int | None,
+        quote_qty: int | None,
+        coid: str | None,
+        post_only: bool,
+        stp: SelfTradePrevention,
+        ts: int,
+    ) -> None:
+        self.id = id
+        self.user = user
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.tif = tif
+        self.price = price
+        self.qty = qty
+        self.quote_qty = quote_qty
+        self.remaining = qty or 0
+        self.executed = 0
+        self.executed_quote = 0
+        self.status = OrderStatus.NEW
+        self.coid = coid
+        self.post_only = post_only
+        self.stp = stp
+        self.created = ts
+        self.updated = ts
+        self.queue = 0
+        self.live = False
+
+    def clone(self) -> Order:
+        """A fresh object for re-queueing: the dead one may still sit in an old level's deque."""
+        copy = Order.__new__(Order)
+        for name in Order.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.live = False
+        return copy
+
+    def state(self) -> OrderState:
+        return OrderState(
+            order_id=self.id,
+            user_id=self.user,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            time_in_force=self.tif,
+            price=self.price,
+            quantity=self.qty,
+            quote_quantity=self.quote_qty,
+            executed_qty=self.executed,
+            executed_quote=self.executed_quote,
+            status=self.status,
+            client_order_id=self.coid,
+            post_only=self.post_only,
+            stp=self.stp,
+            created_at=self.created,
+            updated_at=self.updated,
+        )
+
+
+class Level:
+    __slots__ = ("price", "orders", "total", "live")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.total = 0
+        self.live = 0
+
+    def front(self) -> Order:
+        """The oldest live order; the level must have one."""
+        orders = self.orders
+        while not orders[0].live:
+            orders.popleft()
+        return orders[0]
+
+    def sweep(self) -> None:
+        if len(self.orders) > 2 * self.live + 16:
+            self.orders = deque(o for o in self.orders if o.live)
+
+
+class OrderBook:
+    __slots__ = ("symbol", "bids", "asks", "index", "next_queue", "touched_bids", "touched_asks")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids: SortedDict = SortedDict()
+        self.asks: SortedDict = SortedDict()
+        self.index: dict[int, Order] = {}
+        self.next_queue = 1
+        self.touched_bids: set[int] = set()
+        self.touched_asks: set[int] = set()
+
+    # -- queries ---------------------------------------------------------------------------
+    def best_bid(self) -> int | None:
+        return -self.bids.peekitem(0)[0] if self.bids else None
+
+    def best_ask(self) -> int | None:
+        return self.asks.peekitem(0)[0] if self.asks else None
+
+    def best_level(self, side: Side) -> Level | None:
+        """Best level of ``side``'s ladder (bids for BUY, asks for SELL)."""
+        ladder = self.bids if side is Side.BUY else self.asks
+        return ladder.peekitem(0)[1] if ladder else None
+
+    def levels(self, side: Side) -> Iterator[Level]:
+        """Levels of ``side``'s ladder, best first, lazily."""
+        ladder = self.bids if side is Side.BUY else self.asks
+        return iter(ladder.values())
+
+    def depth(self, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top ``limit`` aggregated levels per side, best first, as (price, total)."""
+        bids = [(lv.price, lv.total) for lv in islice(self.bids.values(), limit)]
+        asks = [(lv.price, lv.total) for lv in islice(self.asks.values(), limit)]
+        return bids, asks
+
+    # -- changes ---------------------------------------------------------------------------
+    def add(self, order: Order) -> None:
+        """Queue ``order`` at the back of its price level."""
+        assert order.price is not None and order.remaining > 0 and not order.live
+        price = order.price
+        if order.side is Side.BUY:
+            ladder, key, touched = self.bids, -price, self.touched_bids
+        else:
+            ladder, key, touched = self.asks, price, self.touched_asks
+        level = ladder.get(key)
+        if level is None:
+            level = ladder[key] = Level(price)
+        order.queue = self.next_queue
+        self.next_queue += 1
+        order.live = True
+        level.orders.append(order)
+        level.total += order.remaining
+        level.live += 1
+        self.index[order.id] = order
+        touched.add(price)
+
+    def remove(self, order: Order) -> None:
+        """Take a resting order out of the book (cancel, expiry, or before a re-queue)."""
+        level = self._level_of(order)
+        order.live = False
+        del self.index[order.id]
+        level.total -= order.remaining
+        level.live -= 1
+        if level.live == 0:
+            self._drop(order.side, level)
+        else:
+            level.sweep()
+
+    def reduce(self, order: Order, by: int) -> None:
+        """Lower a resting order's remaining by ``by`` > 0, keeping its queue place."""
+        assert 0 < by < order.remaining
+        self._level_of(order).total -= by
+        order.remaining -= by
+
+    def fill_front(self, level: Level, maker: Order, qty: int) -> None:
+        """Account a fill of ``qty`` against ``maker``, the front order of ``level``."""
+        maker.remaining -= qty
+        level.total -= qty
+        (self.touched_bids if maker.side is Side.BUY else self.touched_asks).add(level.price)
+        if maker.remaining == 0:
+            maker.live = False
+            level.orders.popleft()
+            level.live -= 1
+            del self.index[maker.id]
+            if level.live == 0:
+                self._drop(maker.side, level)
+
+    def drain_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """Levels touched since the last drain with their totals now (0 = gone), or None."""
+        if not self.touched_bids and not self.touched_asks:
+            return None
+        bids = [(p, self._total(self.bids, -p)) for p in sorted(self.touched_bids, reverse=True)]
+        asks = [(p, self._total(self.asks, p)) for p in sorted(self.touched_asks)]
+        self.touched_bids.clear()
+        self.touched_asks.clear()
+        return bids, asks
+
+    # -- internals -------------------------------------------------------------------------
+    @staticmethod
+    def _total(ladder: SortedDict, key: int) -> int:
+        level = ladder.get(key)
+        return level.total if level is not None else 0
+
+    def _level_of(self, order: Order) -> Level:
+        assert order.price is not None
+        if order.side is Side.BUY:
+            self.touched_bids.add(order.price)
+            return self.bids[-order.price]  # type: ignore[no-any-return]
+        self.touched_asks.add(order.price)
+        return self.asks[order.price]  # type: ignore[no-any-return]
+
+    def _drop(self, side: Side, level: Level) -> None:
+        if side is Side.BUY:
+            del self.bids[-level.price]
+        else:
+            del self.asks[level.price]
+
+    # -- integrity -------------------------------------------------------------------------
+    def check_integrity(self) -> None:
+        """Raise AssertionError if any invariant of the module docstring is broken."""
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid is not None and ask is not None and bid >= ask:
+            raise AssertionError(f"{self.symbol}: book crossed, bid {bid} >= ask {ask}")
+        seen: set[int] = set()
+        for side, ladder, sign in ((Side.BUY, self.bids, -1), (Side.SELL, self.asks, 1)):
+            for key, level in ladder.items():
+                self._check_level(side, sign * key, level, seen)
+        if seen != set(self.index):
+            raise AssertionError(f"{self.symbol}: index and ladders disagree")
+
+    def _check_level(self, side: Side, price: int, level: Level, seen: set[int]) -> None:
+        live = [o for o in level.orders if o.live]
+        where = f"{self.symbol} {side} {price}"
+        if level.price != price or not live or len(live) != level.live:
+            raise AssertionError(f"{where}: level key, emptiness or live count wrong")
+        if level.total != sum(o.remaining for o in live):
+            raise AssertionError(f"{where}: level total is not the sum of remaining")
+        queues = [o.queue for o in live]
+        if queues != sorted(queues):
+            raise AssertionError(f"{where}: FIFO order broken")
+        for o in live:
+            if o.side is not side or o.price != price or o.remaining <= 0:
+                raise AssertionError(f"{where}: order {o.id} misplaced or empty")
+            if self.index.get(o.id) is not o:
+                raise AssertionError(f"{where}: order {o.id} missing from the index")
+            seen.add(o.id)

@@ -1,0 +1,86 @@
+"""Commands: what a user asks the engine to do, as frozen tagged Structs named as verbs.
+
+Amounts are already integers (price ticks, quantity steps, atomic units): the edge converts
+decimal text with ``units``. ``user_id`` comes from authentication, never from the wire;
+``seq`` and ``ts`` are stamped by the runner, so the engine never reads a clock.
+Structs are not validated on construction: the engine checks every field itself.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(enum.StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(enum.StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class SelfTradePrevention(enum.StrEnum):
+    EXPIRE_TAKER = "expire_taker"
+    EXPIRE_MAKER = "expire_maker"
+    EXPIRE_BOTH = "expire_both"
+    NONE = "none"
+
+
+class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
+    user_id: int
+    seq: int = 0
+    ts: int = 0
+
+
+class PlaceOrder(Command, frozen=True, tag="place", kw_only=True):
+    symbol: str
+    side: Side
+    type: OrderType
+    price: int | None = None
+    quantity: int | None = None
+    quote_quantity: int | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    client_order_id: str | None = None
+    stp: SelfTradePrevention = SelfTradePrevention.EXPIRE_TAKER
+
+
+class CancelOrder(Command, frozen=True, tag="cancel", kw_only=True):
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class AmendOrder(Command, frozen=True, tag="amend", kw_only=True):
+    """``quantity`` is the new total; a smaller one keeps the queue place."""
+
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+    quantity: int | None = None
+    price: int | None = None
+
+
+class CancelAll(Command, frozen=True, tag="cancel_all", kw_only=True):
+    symbol: str | None = None
+
+
+class Onramp(Command, frozen=True, tag="onramp", kw_only=True):
+    """Credit ``amount`` atomic units; ``limit`` caps the user's lifetime total if set."""
+
+    asset: str
+    amount: int
+    limit: int | None = None
+
+
+AnyCommand = PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp

@@ -1,0 +1,389 @@
+"""The engine: ``handle(command) -> list[Event]``, pure, synchronous and deterministic.
+
+Each command is validated in full before anything changes (risk.py), so a rejection is one
+``OrderRejected`` event and no change at all. An accepted order then goes: hold -> match ->
+settle each fill -> rest or expire and release what it no longer needs. Time and ids are
+inputs: ``ts`` and ``seq`` come stamped on the command, order and trade ids are counters in
+the state, so replaying the same commands gives the same events and the same state.
+
+Modify semantics (AmendOrder): ``quantity`` is the new total and must stay above what has
+executed. Same price and a smaller or equal quantity keeps the queue place; a new price or a
+larger quantity takes the order out and queues it again as a GTC taker, which may trade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exchange.domain import risk
+from exchange.domain.book import Level, Order, OrderBook
+from exchange.domain.commands import (
+    AmendOrder,
+    AnyCommand,
+    CancelAll,
+    CancelOrder,
+    Command,
+    Onramp,
+    OrderType,
+    PlaceOrder,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from exchange.domain.events import (
+    BalanceChanged,
+    BookChanged,
+    Event,
+    Onramped,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderStatus,
+    Role,
+    TradeExecuted,
+)
+from exchange.domain.ledger import FEE_ACCOUNT
+from exchange.domain.markets import MAX_AMOUNT, Asset, Market
+from exchange.domain.reasons import Reason
+from exchange.domain.risk import Rejection
+from exchange.domain.state import EngineState
+
+_EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
+_EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
+_NO_STP = SelfTradePrevention.NONE
+
+
+class Engine(EngineState):
+    """All books and balances of one venue. See the module docstring for the rules."""
+
+    def handle(self, cmd: AnyCommand) -> list[Event]:
+        self._seq, self._ts = cmd.seq, cmd.ts
+        self.last_seq = cmd.seq
+        out: list[Event] = []
+        if cmd.user_id <= FEE_ACCOUNT:
+            rejected: Rejection | None = Rejection(Reason.INVALID_REQUEST, "unknown user")
+        elif isinstance(cmd, PlaceOrder):
+            rejected = self._place(cmd, out)
+        elif isinstance(cmd, CancelOrder):
+            rejected = self._cancel(cmd, out)
+        elif isinstance(cmd, AmendOrder):
+            rejected = self._amend(cmd, out)
+        elif isinstance(cmd, CancelAll):
+            rejected = self._cancel_all(cmd, out)
+        elif isinstance(cmd, Onramp):
+            rejected = self._onramp(cmd, out)
+        else:
+            rejected = Rejection(Reason.INVALID_REQUEST, f"unknown command {type(cmd).__name__}")
+        if rejected is not None:
+            return [self._rejected(cmd, rejected)]
+        self._emit_changes(out)
+        return out
+
+    # -- place -----------------------------------------------------------------------------
+    def _place(self, cmd: PlaceOrder, out: list[Event]) -> Rejection | None:
+        m = self.markets.get(cmd.symbol)
+        if m is None:
+            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        bad = risk.check_place(cmd, m)
+        if bad:
+            return bad
+        if cmd.client_order_id is not None and (cmd.user_id, cmd.client_order_id) in self.coids:
+            return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
+        book = self.books[cmd.symbol]
+        order = self._new_order(cmd, m)
+        asset, hold = self._place_hold(cmd, m, book, order)
+        if hold > self.ledger.available(cmd.user_id, asset):
+            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
+        if cmd.post_only and risk.crosses(book, order.side, order.price or 0):
+            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        self._open(order)
+        out.append(OrderAccepted(seq=self._seq, ts=self._ts, order=order.state()))
+        if order.tif is TimeInForce.FOK and not risk.fok_fillable(book, order):
+            self._end(order, OrderStatus.EXPIRED, out, why="FOK")
+            return None
+        self.ledger.hold(order.user, asset, hold)
+        self.dirty.add(cmd.symbol)
+        self._take(order, m, book, out, hold if order.price is None and order.side is Side.BUY else None)
+        return None
+
+    def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
+        market = cmd.type is OrderType.MARKET
+        order = Order(
+            self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, cmd.type,
+            TimeInForce.IOC if market else cmd.time_in_force, cmd.price, cmd.quantity,
+            cmd.quote_quantity, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
+        )  # fmt: skip
+        if cmd.quote_quantity is not None:
+            order.remaining = m.qty.max_steps  # bounded by its budget instead
+        return order
+
+    @staticmethod
+    def _place_hold(cmd: PlaceOrder, m: Market, book: OrderBook, order: Order) -> tuple[str, int]:
+        if cmd.side is Side.SELL:
+            return m.base.name, m.base_amount(order.remaining)
+        if cmd.price is not None:
+            return m.quote.name, m.notional(cmd.price, order.remaining)
+        if cmd.quote_quantity is not None:
+            return m.quote.name, cmd.quote_quantity
+        return m.quote.name, risk.market_buy_cost(m, book, order)
+
+    def _take(self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None) -> None:
+        """Match taker ``t``, then rest its remainder (GTC limit) or expire it."""
+        stop, budget = self._match(t, m, book, out, budget)
+        if budget is not None:  # a market buy: whatever of its budget is left goes back
+            self.ledger.release(t.user, m.quote.name, budget)
+        if t.remaining == 0:
+            self._forget(t, t.state())
+        elif stop != "stp" and t.tif is TimeInForce.GTC and t.price is not None:
+            book.add(t)
+        else:
+            if budget is None:
+                self.ledger.release(t.user, *self._resting_hold(t, m))
+            why = "STP" if stop == "stp" else ("MARKET" if t.price is None else t.tif.value)
+            self._end(t, OrderStatus.EXPIRED, out, why=why)
+
+    def _match(
+        self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None
+    ) -> tuple[str, int | None]:
+        buy = t.side is Side.BUY
+        opposite = Side.SELL if buy else Side.BUY
+        limit = t.price
+        while t.remaining > 0:
+            level = book.best_level(opposite)
+            if level is None:
+                return "empty", budget
+            price = level.price
+            if limit is not None and (price > limit if buy else price < limit):
+                return "price", budget
+            maker = level.front()
+            if maker.user == t.user and t.stp is not _NO_STP:
+                if t.stp is not _EXPIRE_TAKER:
+                    self._expire_resting(maker, m, book, out)
+                if t.stp is not _EXPIRE_MAKER:
+                    return "stp", budget
+                continue
+            qty = t.remaining if t.remaining < maker.remaining else maker.remaining
+            if budget is not None:
+                step_cost = m.notional(price, 1)
+                qty = min(qty, budget // step_cost)
+                if qty == 0:
+                    return "budget", budget
+                budget -= step_cost * qty
+                if t.quote_qty is not None and budget < step_cost:
+                    t.remaining = qty  # what is left cannot buy one more step: this fill ends it
+            self._trade(t, maker, level, qty, m, book, out)
+        return "filled", budget
+
+    def _trade(
+        self, t: Order, maker: Order, level: Level, qty: int, m: Market, book: OrderBook, out: list[Event]
+    ) -> None:
+        price = level.price
+        base = qty * m.base_per_step
+        quote = price * qty * m.quote_per_tick_step
+        if t.side is Side.BUY:
+            buyer, seller = t, maker
+            taker_fee, maker_fee = m.taker_fee.fee(base), m.maker_fee.fee(quote)
+            buyer_fee, seller_fee = taker_fee, maker_fee
+        else:
+            buyer, seller = maker, t
+            taker_fee, maker_fee = m.taker_fee.fee(quote), m.maker_fee.fee(base)
+            buyer_fee, seller_fee = maker_fee, taker_fee
+        ledger = self.ledger
+        ledger.pay(seller.user, buyer.user, m.base.name, base, buyer_fee)
+        ledger.pay(buyer.user, seller.user, m.quote.name, quote, seller_fee)
+        if buyer.price is not None and buyer.price != price:  # a taker buy's price improvement
+            ledger.release(buyer.user, m.quote.name, m.notional(buyer.price - price, qty))
+        book.fill_front(level, maker, qty)
+        t.remaining -= qty
+        ts = self._ts
+        for o in (maker, t):
+            o.executed += qty
+            o.executed_quote += quote
+            o.updated = ts
+            o.status = OrderStatus.FILLED if o.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        seq = self._seq
+        out.append(TradeExecuted(
+            seq=seq, ts=ts, trade_id=trade_id, symbol=m.symbol, price=price, quantity=qty,
+            quote_quantity=quote, taker_side=t.side, maker_order_id=maker.id, taker_order_id=t.id,
+            maker_user_id=maker.user, taker_user_id=t.user, maker_fee=maker_fee, taker_fee=taker_fee,
+        ))  # fmt: skip
+        maker_state = maker.state()
+        for o, state, fee, role in (
+            (maker, maker_state, maker_fee, Role.MAKER),
+            (t, t.state(), taker_fee, Role.TAKER),
+        ):
+            out.append(OrderFilled(
+                seq=seq, ts=ts, order=state, trade_id=trade_id, price=price, quantity=qty,
+                quote_quantity=quote, fee=fee, role=role,
+                fee_asset=m.base.name if o is buyer else m.quote.name,
+            ))  # fmt: skip
+        if maker.remaining == 0:
+            self._forget(maker, maker_state)
+
+    # -- cancel / amend --------------------------------------------------------------------
+    def _find(self, user: int, symbol: str, order_id: int | None, coid: str | None) -> Order | Rejection:
+        if symbol not in self.markets:
+            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        if (order_id is None) == (coid is None):
+            return Rejection(Reason.INVALID_REQUEST, "give exactly one of orderId and clientOrderId")
+        if coid is not None:
+            order_id = self.coids.get((user, coid))
+        order = self.orders.get(order_id) if order_id is not None else None
+        # Another user's order and a closed one look the same: never reveal either.
+        if order is None or order.user != user or order.symbol != symbol:
+            return Rejection(Reason.ORDER_NOT_FOUND, "no such open order")
+        return order
+
+    def _cancel(self, cmd: CancelOrder, out: list[Event]) -> Rejection | None:
+        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        if isinstance(found, Rejection):
+            return found
+        self._cancel_resting(found, out)
+        return None
+
+    def _cancel_all(self, cmd: CancelAll, out: list[Event]) -> Rejection | None:
+        if cmd.symbol is not None and cmd.symbol not in self.markets:
+            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        mine = self.user_orders.get(cmd.user_id, {})
+        for order in [o for o in mine.values() if cmd.symbol in (None, o.symbol)]:
+            self._cancel_resting(order, out)
+        return None
+
+    def _amend(self, cmd: AmendOrder, out: list[Event]) -> Rejection | None:
+        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        if isinstance(found, Rejection):
+            return found
+        o, m = found, self.markets[cmd.symbol]
+        assert o.price is not None and o.qty is not None
+        if cmd.quantity is None and cmd.price is None:
+            return Rejection(Reason.INVALID_REQUEST, "give a new quantity, a new price or both")
+        price = o.price if cmd.price is None else cmd.price
+        qty = o.qty if cmd.quantity is None else cmd.quantity
+        bad = (
+            risk.check_price(m, price)
+            or risk.check_quantity(m, qty)
+            or risk.check_notional(m, m.notional(price, qty))
+        )
+        if bad:
+            return bad
+        if qty <= o.executed:
+            return Rejection(Reason.INVALID_QUANTITY, "new quantity must be above the executed quantity")
+        book = self.books[o.symbol]
+        if price == o.price and qty <= o.qty:
+            if qty < o.qty:
+                self.ledger.release(o.user, *self._resting_hold(o, m, o.qty - qty))
+                book.reduce(o, o.qty - qty)
+                self.dirty.add(o.symbol)
+            o.qty, o.updated = qty, self._ts
+            out.append(OrderAmended(seq=self._seq, ts=self._ts, order=o.state(), requeued=False))
+            return None
+        return self._requeue(o, m, book, price, qty, out)
+
+    def _requeue(
+        self, o: Order, m: Market, book: OrderBook, price: int, qty: int, out: list[Event]
+    ) -> Rejection | None:
+        asset, old_hold = self._resting_hold(o, m)
+        new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)
+        if new_hold - old_hold > self.ledger.available(o.user, asset):
+            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
+        if o.post_only and risk.crosses(book, o.side, price):
+            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        book.remove(o)
+        self.dirty.add(o.symbol)
+        self.ledger.release(o.user, asset, old_hold)
+        self.ledger.hold(o.user, asset, new_hold)
+        new = o.clone()
+        new.price, new.qty, new.remaining, new.updated = price, qty, qty - o.executed, self._ts
+        new.tif = TimeInForce.GTC
+        self.orders[new.id] = self.user_orders[new.user][new.id] = new
+        out.append(OrderAmended(seq=self._seq, ts=self._ts, order=new.state(), requeued=True))
+        self._take(new, m, book, out, None)
+        return None
+
+    # -- onramp ----------------------------------------------------------------------------
+    def _onramp(self, cmd: Onramp, out: list[Event]) -> Rejection | None:
+        if cmd.asset not in self.assets:
+            return Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {cmd.asset!r}")
+        if not 0 < cmd.amount < MAX_AMOUNT:
+            return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
+        done = self.ledger.user_onramped.get((cmd.user_id, cmd.asset), 0)
+        if cmd.limit is not None and done + cmd.amount > cmd.limit:
+            left = self.assets[cmd.asset].format(max(cmd.limit - done, 0))
+            return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
+        bal = self.ledger.balance(cmd.user_id, cmd.asset)
+        if bal.available + bal.locked + cmd.amount >= MAX_AMOUNT:
+            return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
+        self.ledger.deposit(cmd.user_id, cmd.asset, cmd.amount)
+        out.append(
+            Onramped(seq=self._seq, ts=self._ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount)
+        )
+        return None
+
+    # -- order lifecycle -------------------------------------------------------------------
+    def _cancel_resting(self, o: Order, out: list[Event]) -> None:
+        m = self.markets[o.symbol]
+        self._pull(o, m, self.books[o.symbol])
+        self._end(o, OrderStatus.CANCELED, out)
+
+    def _expire_resting(self, o: Order, m: Market, book: OrderBook, out: list[Event]) -> None:
+        self._pull(o, m, book)
+        self._end(o, OrderStatus.EXPIRED, out, why="STP")
+
+    def _pull(self, o: Order, m: Market, book: OrderBook) -> None:
+        book.remove(o)
+        self.dirty.add(o.symbol)
+        self.ledger.release(o.user, *self._resting_hold(o, m))
+
+    @staticmethod
+    def _resting_hold(o: Order, m: Market, qty: int | None = None) -> tuple[str, int]:
+        """(asset, amount) a limit order holds for ``qty`` (default: its remaining)."""
+        qty = o.remaining if qty is None else qty
+        if o.side is Side.BUY:
+            assert o.price is not None
+            return m.quote.name, m.notional(o.price, qty)
+        return m.base.name, m.base_amount(qty)
+
+    def _end(self, o: Order, status: OrderStatus, out: list[Event], why: str = "") -> None:
+        o.status, o.updated = status, self._ts
+        state = o.state()
+        if status is OrderStatus.CANCELED:
+            out.append(OrderCanceled(seq=self._seq, ts=self._ts, order=state))
+        elif status is OrderStatus.EXPIRED:
+            out.append(OrderExpired(seq=self._seq, ts=self._ts, order=state, why=why))
+        self._forget(o, state)
+
+    def _rejected(self, cmd: Command, r: Rejection) -> OrderRejected:
+        coid = getattr(cmd, "client_order_id", None)
+        return OrderRejected(
+            seq=self._seq, ts=self._ts, user_id=cmd.user_id, reason=r.reason, message=r.message,
+            client_order_id=coid,
+        )  # fmt: skip
+
+    def _emit_changes(self, out: list[Event]) -> None:
+        seq, ts = self._seq, self._ts
+        if self.dirty:
+            for symbol in sorted(self.dirty):
+                changes = self.books[symbol].drain_changes()
+                if changes is not None:
+                    out.append(BookChanged(seq=seq, ts=ts, symbol=symbol, bids=changes[0], asks=changes[1]))
+            self.dirty.clear()
+        accounts = self.ledger.accounts
+        for user, asset in self.ledger.drain_touched():
+            bal = accounts[user][asset]
+            out.append(
+                BalanceChanged(
+                    seq=seq, ts=ts, user_id=user, asset=asset, available=bal.available, locked=bal.locked
+                )
+            )
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls, assets: Iterable[Asset], markets: Iterable[Market], closed_cache: int = 100_000
+    ) -> Engine:
+        return cls({a.name: a for a in assets}, {m.symbol: m for m in markets}, closed_cache)

@@ -1,0 +1,149 @@
+"""Events: what the engine did, as frozen tagged Structs in the past tense.
+
+Every event carries the ``seq`` and ``ts`` of the command that caused it. Order events carry
+the whole order as it stands after the change (``OrderState``), so REST replies, the
+``orders`` stream and the history need no second look at engine state. One command's events
+come in this order: the order's own events and trades as they happen, then one
+``BookChanged`` per market touched, then one ``BalanceChanged`` per (user, asset) touched.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.reasons import Reason
+
+
+class OrderStatus(enum.StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+
+CLOSED_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
+)
+
+
+class Role(enum.StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class OrderState(msgspec.Struct, frozen=True, kw_only=True):
+    """An order at one moment; ``price`` is None for market orders."""
+
+    order_id: int
+    user_id: int
+    symbol: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    price: int | None
+    quantity: int | None
+    quote_quantity: int | None
+    executed_qty: int
+    executed_quote: int
+    status: OrderStatus
+    client_order_id: str | None
+    post_only: bool
+    stp: SelfTradePrevention
+    created_at: int
+    updated_at: int
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="e", kw_only=True):
+    seq: int
+    ts: int
+
+
+class OrderAccepted(Event, frozen=True, tag="accepted", kw_only=True):
+    order: OrderState
+
+
+class OrderRejected(Event, frozen=True, tag="rejected", kw_only=True):
+    user_id: int
+    reason: Reason
+    message: str
+    client_order_id: str | None = None
+
+
+class TradeExecuted(Event, frozen=True, tag="trade", kw_only=True):
+    trade_id: int
+    symbol: str
+    price: int
+    quantity: int
+    quote_quantity: int
+    taker_side: Side
+    maker_order_id: int
+    taker_order_id: int
+    maker_user_id: int
+    taker_user_id: int
+    maker_fee: int
+    taker_fee: int
+
+    @property
+    def is_buyer_maker(self) -> bool:
+        return self.taker_side is Side.SELL
+
+
+class OrderFilled(Event, frozen=True, tag="filled", kw_only=True):
+    """One side of one trade, from the order owner's point of view."""
+
+    order: OrderState
+    trade_id: int
+    price: int
+    quantity: int
+    quote_quantity: int
+    fee: int
+    fee_asset: str
+    role: Role
+
+
+class OrderCanceled(Event, frozen=True, tag="canceled", kw_only=True):
+    order: OrderState
+
+
+class OrderExpired(Event, frozen=True, tag="expired", kw_only=True):
+    """``why``: ``IOC``, ``FOK``, ``MARKET`` (remainder of a market order) or ``STP``."""
+
+    order: OrderState
+    why: str
+
+
+class OrderAmended(Event, frozen=True, tag="amended", kw_only=True):
+    order: OrderState
+    requeued: bool
+
+
+class BalanceChanged(Event, frozen=True, tag="balance", kw_only=True):
+    user_id: int
+    asset: str
+    available: int
+    locked: int
+
+
+class BookChanged(Event, frozen=True, tag="book", kw_only=True):
+    """Levels the command touched with their new total remaining quantity; 0 = gone."""
+
+    symbol: str
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
+class Onramped(Event, frozen=True, tag="onramped", kw_only=True):
+    user_id: int
+    asset: str
+    amount: int
+
+
+AnyEvent = (
+    OrderAccepted | OrderRejected | TradeExecuted | OrderFilled | OrderCanceled
+    | OrderExpired | OrderAmended | BalanceChanged | BookChanged | Onramped
+)  # fmt: skip

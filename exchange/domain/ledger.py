@@ -1,0 +1,109 @@
+"""Balances: ``available`` and ``locked`` integers per (user, asset), in atomic units.
+
+Money only moves through these verbs:
+- ``deposit``: onramp, the only way the total of an asset grows (tracked in ``onramped``);
+- ``hold`` / ``release``: available <-> locked for one user;
+- ``pay``: take from a user's locked into another account's available (settlement, fees).
+
+Invariants (``check_integrity``): nothing negative; per asset, the sum of available + locked
+over all accounts (the fee account included) equals the total onramped. Whether ``locked``
+matches the open orders is the engine's check, since only it knows the orders.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The account that collects trading fees; user ids from authentication start at 1.
+FEE_ACCOUNT: Final = 0
+
+
+class Balance:
+    __slots__ = ("available", "locked")
+
+    def __init__(self, available: int = 0, locked: int = 0) -> None:
+        self.available = available
+        self.locked = locked
+
+
+class Ledger:
+    __slots__ = ("accounts", "onramped", "user_onramped", "touched")
+
+    def __init__(self) -> None:
+        self.accounts: dict[int, dict[str, Balance]] = {}
+        self.onramped: dict[str, int] = {}
+        self.user_onramped: dict[tuple[int, str], int] = {}
+        #: (user, asset) pairs changed since the last ``drain_touched``; the fee account is
+        #: left out because nobody streams its balance and it changes on every trade.
+        self.touched: dict[tuple[int, str], None] = {}
+
+    def balance(self, user: int, asset: str) -> Balance:
+        account = self.accounts.get(user)
+        if account is None:
+            account = self.accounts[user] = {}
+        bal = account.get(asset)
+        if bal is None:
+            bal = account[asset] = Balance()
+        return bal
+
+    def available(self, user: int, asset: str) -> int:
+        account = self.accounts.get(user)
+        bal = account.get(asset) if account else None
+        return bal.available if bal else 0
+
+    def deposit(self, user: int, asset: str, amount: int) -> None:
+        self.balance(user, asset).available += amount
+        self.onramped[asset] = self.onramped.get(asset, 0) + amount
+        key = (user, asset)
+        self.user_onramped[key] = self.user_onramped.get(key, 0) + amount
+        self.touched[key] = None
+
+    def hold(self, user: int, asset: str, amount: int) -> None:
+        bal = self.balance(user, asset)
+        if amount > bal.available:
+            raise AssertionError(f"hold {amount} {asset} > available {bal.available} of {user}")
+        bal.available -= amount
+        bal.locked += amount
+        self.touched[(user, asset)] = None
+
+    def release(self, user: int, asset: str, amount: int) -> None:
+        if amount == 0:
+            return
+        bal = self.balance(user, asset)
+        if amount > bal.locked:
+            raise AssertionError(f"release {amount} {asset} > locked {bal.locked} of {user}")
+        bal.locked -= amount
+        bal.available += amount
+        self.touched[(user, asset)] = None
+
+    def pay(self, payer: int, payee: int, asset: str, amount: int, fee: int) -> None:
+        """Move ``amount`` from payer's locked: ``amount - fee`` to payee, ``fee`` to fees."""
+        bal = self.balance(payer, asset)
+        if amount > bal.locked:
+            raise AssertionError(f"pay {amount} {asset} > locked {bal.locked} of {payer}")
+        bal.locked -= amount
+        self.balance(payee, asset).available += amount - fee
+        if fee:
+            self.balance(FEE_ACCOUNT, asset).available += fee
+        touched = self.touched
+        touched[(payer, asset)] = None
+        if payee != FEE_ACCOUNT:
+            touched[(payee, asset)] = None
+
+    def drain_touched(self) -> list[tuple[int, str]]:
+        keys = list(self.touched)
+        self.touched.clear()
+        return keys
+
+    def check_integrity(self) -> None:
+        totals: dict[str, int] = {}
+        for user, account in self.accounts.items():
+            for asset, bal in account.items():
+                if bal.available < 0 or bal.locked < 0:
+                    raise AssertionError(f"negative balance: user {user} {asset}")
+                totals[asset] = totals.get(asset, 0) + bal.available + bal.locked
+        for asset in totals.keys() | self.onramped.keys():
+            if totals.get(asset, 0) != self.onramped.get(asset, 0):
+                raise AssertionError(
+                    f"{asset}: accounts hold {totals.get(asset, 0)}, onramped {self.onramped.get(asset, 0)}"
+                )

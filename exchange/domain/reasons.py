@@ -1,0 +1,37 @@
+"""Why a command was rejected. Each value is the API.md error code it maps to, one to one."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Reason(enum.StrEnum):
+    INVALID_REQUEST = "INVALID_REQUEST"
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    MIN_NOTIONAL = "MIN_NOTIONAL"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    ONRAMP_LIMIT = "ONRAMP_LIMIT"
+    MARKET_CLOSED = "MARKET_CLOSED"
+
+
+#: HTTP status of each reason, as API.md lists them.
+HTTP_STATUS: dict[Reason, int] = {
+    Reason.INVALID_REQUEST: 400,
+    Reason.UNKNOWN_SYMBOL: 404,
+    Reason.UNKNOWN_ASSET: 404,
+    Reason.INVALID_PRICE: 400,
+    Reason.INVALID_QUANTITY: 400,
+    Reason.MIN_NOTIONAL: 400,
+    Reason.INSUFFICIENT_FUNDS: 400,
+    Reason.ORDER_NOT_FOUND: 404,
+    Reason.DUPLICATE_CLIENT_ORDER_ID: 409,
+    Reason.POST_ONLY_WOULD_TAKE: 400,
+    Reason.ONRAMP_LIMIT: 400,
+    Reason.MARKET_CLOSED: 400,
+}

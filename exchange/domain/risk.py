@@ -1,0 +1,150 @@
+"""Pre-trade checks and the hold an order needs; pure functions that change nothing.
+
+A check returns ``None`` when the command may go on, else a ``Rejection`` whose reason maps to
+an API.md error code. The engine runs every check before it changes any state, which is what
+makes "a rejected command changes nothing" hold.
+
+Holds: a limit buy locks ``price x quantity`` of quote; a sell locks its base quantity; a
+market buy by ``quoteQuantity`` locks that amount; a market buy by ``quantity`` locks what
+filling it against the book as it stands would cost (``market_buy_cost``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from exchange.domain.book import Order, OrderBook
+from exchange.domain.commands import OrderType, PlaceOrder, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.markets import MAX_AMOUNT, Market
+from exchange.domain.reasons import Reason
+
+CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,36}\Z")
+
+
+class Rejection(NamedTuple):
+    reason: Reason
+    message: str
+
+
+def check_client_order_id(coid: str | None) -> Rejection | None:
+    if coid is not None and not CLIENT_ORDER_ID.match(coid):
+        return Rejection(Reason.INVALID_REQUEST, "clientOrderId must be 1-36 of [A-Za-z0-9_-]")
+    return None
+
+
+def check_price(m: Market, price: int | None) -> Rejection | None:
+    if price is None:
+        return Rejection(Reason.INVALID_PRICE, "a limit order needs a price")
+    if not 0 < price <= m.price.max_steps:
+        return Rejection(
+            Reason.INVALID_PRICE, f"price must be above 0 and at most {m.price.format(m.price.max_steps)}"
+        )
+    return None
+
+
+def check_quantity(m: Market, qty: int | None) -> Rejection | None:
+    if qty is None:
+        return Rejection(Reason.INVALID_QUANTITY, "quantity is required")
+    if not m.min_qty <= qty <= m.qty.max_steps:
+        return Rejection(
+            Reason.INVALID_QUANTITY,
+            f"quantity must be between {m.qty.format(m.min_qty)} and {m.qty.format(m.qty.max_steps)}",
+        )
+    return None
+
+
+def check_notional(m: Market, notional: int) -> Rejection | None:
+    if notional < m.min_notional:
+        return Rejection(
+            Reason.MIN_NOTIONAL,
+            f"order value must be at least {m.quote.format(m.min_notional)} {m.quote.name}",
+        )
+    return None
+
+
+def check_place(cmd: PlaceOrder, m: Market) -> Rejection | None:
+    """Every rule of a new order that needs only the command and its market."""
+    if m.status != "TRADING":
+        return Rejection(Reason.MARKET_CLOSED, f"{m.symbol} is not trading ({m.status})")
+    bad = check_client_order_id(cmd.client_order_id)
+    if bad:
+        return bad
+    if cmd.type is OrderType.LIMIT:
+        return _check_limit(cmd, m)
+    if cmd.type is OrderType.MARKET:
+        return _check_market(cmd, m)
+    return Rejection(Reason.INVALID_REQUEST, "type must be limit or market")
+
+
+def _check_limit(cmd: PlaceOrder, m: Market) -> Rejection | None:
+    if cmd.quote_quantity is not None:
+        return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
+    if cmd.post_only and cmd.time_in_force is not TimeInForce.GTC:
+        return Rejection(Reason.INVALID_REQUEST, "postOnly orders must be GTC")
+    bad = check_price(m, cmd.price) or check_quantity(m, cmd.quantity)
+    if bad:
+        return bad
+    assert cmd.price is not None and cmd.quantity is not None
+    return check_notional(m, m.notional(cmd.price, cmd.quantity))
+
+
+def _check_market(cmd: PlaceOrder, m: Market) -> Rejection | None:
+    if cmd.price is not None:
+        return Rejection(Reason.INVALID_REQUEST, "market orders take no price")
+    if cmd.post_only:
+        return Rejection(Reason.INVALID_REQUEST, "market orders cannot be postOnly")
+    if cmd.quote_quantity is None:
+        return check_quantity(m, cmd.quantity)
+    if cmd.quantity is not None:
+        return Rejection(Reason.INVALID_REQUEST, "give quantity or quoteQuantity, not both")
+    if cmd.side is not Side.BUY:
+        return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
+    if not 0 < cmd.quote_quantity < MAX_AMOUNT:
+        return Rejection(Reason.INVALID_QUANTITY, "quoteQuantity is out of range")
+    return check_notional(m, cmd.quote_quantity)
+
+
+def limit_hold(m: Market, side: Side, price: int, remaining: int) -> int:
+    """What a resting limit order with ``remaining`` steps must keep locked."""
+    return m.notional(price, remaining) if side is Side.BUY else m.base_amount(remaining)
+
+
+def crosses(book: OrderBook, side: Side, price: int) -> bool:
+    """Would a limit order at ``price`` take liquidity right now?"""
+    if side is Side.BUY:
+        ask = book.best_ask()
+        return ask is not None and ask <= price
+    bid = book.best_bid()
+    return bid is not None and bid >= price
+
+
+def _walk(book: OrderBook, taker: Order, limit: int | None) -> list[tuple[int, int]]:
+    """(price, qty) the taker would fill, in order, honouring its price limit and STP."""
+    out: list[tuple[int, int]] = []
+    need = taker.remaining
+    stp = taker.stp
+    for level in book.levels(Side.SELL if taker.side is Side.BUY else Side.BUY):
+        if limit is not None and (level.price > limit if taker.side is Side.BUY else level.price < limit):
+            break
+        for maker in level.orders:
+            if not maker.live:
+                continue
+            if maker.user == taker.user and stp is not SelfTradePrevention.NONE:
+                if stp is SelfTradePrevention.EXPIRE_MAKER:
+                    continue
+                return out
+            qty = min(need, maker.remaining)
+            out.append((level.price, qty))
+            need -= qty
+            if need == 0:
+                return out
+    return out
+
+
+def fok_fillable(book: OrderBook, taker: Order) -> bool:
+    return sum(q for _, q in _walk(book, taker, taker.price)) == taker.remaining
+
+
+def market_buy_cost(m: Market, book: OrderBook, taker: Order) -> int:
+    return sum(m.notional(p, q) for p, q in _walk(book, taker, None))

@@ -1,0 +1,232 @@
+"""The engine's state: indexes, queries, snapshot/restore and the cross-cutting invariants.
+
+``EngineSnapshot`` is plain msgspec data in a canonical order (balances and orders sorted),
+so two engines in the same state encode to the same bytes, which is how replay is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from exchange.domain.book import Order, OrderBook
+from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.events import OrderState, OrderStatus
+from exchange.domain.ledger import Balance, Ledger
+from exchange.domain.markets import Asset, Market
+
+
+class RestingOrder(msgspec.Struct, frozen=True, array_like=True):
+    id: int
+    user: int
+    symbol: str
+    side: Side
+    type: OrderType
+    tif: TimeInForce
+    price: int
+    qty: int
+    remaining: int
+    executed: int
+    executed_quote: int
+    status: OrderStatus
+    coid: str | None
+    post_only: bool
+    stp: SelfTradePrevention
+    created: int
+    updated: int
+    queue: int
+
+
+class EngineSnapshot(msgspec.Struct, frozen=True):
+    last_seq: int
+    next_order_id: int
+    next_trade_id: int
+    balances: list[tuple[int, str, int, int]]
+    onramped: list[tuple[int, str, int]]
+    orders: list[RestingOrder]
+    next_queue: dict[str, int]
+    closed: list[OrderState]
+
+
+class EngineState:
+    def __init__(
+        self, assets: Mapping[str, Asset], markets: Mapping[str, Market], closed_cache: int = 100_000
+    ):
+        self.assets = dict(assets)
+        self.markets = dict(markets)
+        self.books = {symbol: OrderBook(symbol) for symbol in self.markets}
+        self.ledger = Ledger()
+        self.orders: dict[int, Order] = {}
+        self.user_orders: dict[int, dict[int, Order]] = {}
+        self.coids: dict[tuple[int, str], int] = {}
+        #: Recently closed orders for ``order()`` look-ups; bounded, oldest evicted first.
+        self.closed: dict[int, OrderState] = {}
+        self.closed_cap = closed_cache
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.last_seq = 0
+        self.dirty: set[str] = set()
+        self._seq = 0
+        self._ts = 0
+
+    # -- index upkeep ----------------------------------------------------------------------
+    def _open(self, o: Order) -> None:
+        self.next_order_id = max(self.next_order_id, o.id + 1)
+        self.orders[o.id] = o
+        mine = self.user_orders.get(o.user)
+        if mine is None:
+            mine = self.user_orders[o.user] = {}
+        mine[o.id] = o
+        if o.coid is not None:
+            self.coids[(o.user, o.coid)] = o.id
+
+    def _forget(self, o: Order, state: OrderState) -> None:
+        del self.orders[o.id]
+        del self.user_orders[o.user][o.id]
+        if o.coid is not None:
+            del self.coids[(o.user, o.coid)]
+        closed = self.closed
+        closed[o.id] = state
+        if len(closed) > self.closed_cap:
+            del closed[next(iter(closed))]
+
+    # -- queries ---------------------------------------------------------------------------
+    def balances(self, user: int) -> dict[str, tuple[int, int]]:
+        """``{asset: (available, locked)}`` for every asset the user has touched."""
+        account = self.ledger.accounts.get(user, {})
+        return {asset: (b.available, b.locked) for asset, b in account.items()}
+
+    def open_orders(self, user: int, symbol: str | None = None) -> list[OrderState]:
+        mine = self.user_orders.get(user, {})
+        return [o.state() for o in mine.values() if symbol in (None, o.symbol)]
+
+    def order(self, order_id: int) -> OrderState | None:
+        """An open or recently closed order; the caller checks that it is the user's own."""
+        live = self.orders.get(order_id)
+        return live.state() if live is not None else self.closed.get(order_id)
+
+    def depth(self, symbol: str, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return self.books[symbol].depth(limit)
+
+    # -- snapshot --------------------------------------------------------------------------
+    def snapshot(self) -> EngineSnapshot:
+        balances = sorted(
+            (user, asset, b.available, b.locked)
+            for user, account in self.ledger.accounts.items()
+            for asset, b in account.items()
+        )
+        orders = [_resting(o) for o in sorted(self.orders.values(), key=lambda o: o.id)]
+        return EngineSnapshot(
+            last_seq=self.last_seq,
+            next_order_id=self.next_order_id,
+            next_trade_id=self.next_trade_id,
+            balances=balances,
+            onramped=sorted((u, a, n) for (u, a), n in self.ledger.user_onramped.items()),
+            orders=orders,
+            next_queue={s: b.next_queue for s, b in sorted(self.books.items())},
+            closed=list(self.closed.values()),
+        )
+
+    def restore(self, snap: EngineSnapshot) -> None:
+        """Load ``snap`` into this freshly built engine (same assets and markets)."""
+        if self.orders or self.ledger.accounts:
+            raise ValueError("restore needs an empty engine")
+        ledger = self.ledger
+        for user, asset, available, locked in snap.balances:
+            ledger.accounts.setdefault(user, {})[asset] = Balance(available, locked)
+        for user, asset, amount in snap.onramped:
+            ledger.user_onramped[(user, asset)] = amount
+            ledger.onramped[asset] = ledger.onramped.get(asset, 0) + amount
+        for r in snap.orders:
+            o = Order(
+                r.id,
+                r.user,
+                r.symbol,
+                r.side,
+                r.type,
+                r.tif,
+                r.price,
+                r.qty,
+                None,
+                r.coid,
+                r.post_only,
+                r.stp,
+                r.created,
+            )
+            o.remaining, o.executed, o.executed_quote = r.remaining, r.executed, r.executed_quote
+            o.status, o.updated = r.status, r.updated
+            self._open(o)
+        for r in sorted(snap.orders, key=lambda r: r.queue):
+            book = self.books[r.symbol]
+            book.add(self.orders[r.id])
+            self.orders[r.id].queue = r.queue
+        for symbol, book in self.books.items():
+            book.next_queue = snap.next_queue.get(symbol, 1)
+            book.touched_bids.clear()
+            book.touched_asks.clear()
+        self.closed = {s.order_id: s for s in snap.closed}
+        self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
+        self.last_seq = snap.last_seq
+
+    # -- integrity -------------------------------------------------------------------------
+    def check_integrity(self) -> None:
+        """Raise AssertionError unless books, ledger and indexes agree with each other."""
+        for book in self.books.values():
+            book.check_integrity()
+        self.ledger.check_integrity()
+        in_books = {oid: o for book in self.books.values() for oid, o in book.index.items()}
+        if in_books.keys() != self.orders.keys() or any(self.orders[i] is not o for i, o in in_books.items()):
+            raise AssertionError("engine index and book indexes disagree")
+        by_user = {oid: o for mine in self.user_orders.values() for oid, o in mine.items()}
+        if by_user.keys() != self.orders.keys():
+            raise AssertionError("per-user index disagrees with the open orders")
+        coids = {(o.user, o.coid): o.id for o in self.orders.values() if o.coid is not None}
+        if coids != self.coids:
+            raise AssertionError("clientOrderId index disagrees with the open orders")
+        self._check_locked()
+        if len(self.closed) > self.closed_cap:
+            raise AssertionError("closed-order cache is over its bound")
+
+    def _check_locked(self) -> None:
+        need: dict[tuple[int, str], int] = {}
+        for o in self.orders.values():
+            m = self.markets[o.symbol]
+            assert o.price is not None
+            if o.side is Side.BUY:
+                key, amount = (o.user, m.quote.name), m.notional(o.price, o.remaining)
+            else:
+                key, amount = (o.user, m.base.name), m.base_amount(o.remaining)
+            need[key] = need.get(key, 0) + amount
+        for user, account in self.ledger.accounts.items():
+            for asset, b in account.items():
+                needed = need.get((user, asset), 0)
+                if b.locked != needed:
+                    raise AssertionError(f"user {user} {asset}: locked {b.locked}, orders need {needed}")
+        for (user, asset), amount in need.items():
+            if self.ledger.accounts.get(user, {}).get(asset) is None and amount:
+                raise AssertionError(f"user {user} {asset}: open orders need {amount}, no balance")
+
+
+def _resting(o: Order) -> RestingOrder:
+    assert o.price is not None and o.qty is not None  # only limit orders rest
+    return RestingOrder(
+        o.id,
+        o.user,
+        o.symbol,
+        o.side,
+        o.type,
+        o.tif,
+        o.price,
+        o.qty,
+        o.remaining,
+        o.executed,
+        o.executed_quote,
+        o.status,
+        o.coid,
+        o.post_only,
+        o.stp,
+        o.created,
+        o.updated,
+        o.queue,
+    )
