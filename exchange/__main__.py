@@ -1,22 +1,68 @@
-"""Command line: ``python -m exchange demo`` (the server's ``serve`` lands with the gateway)."""
+"""Command line: ``python -m exchange serve`` runs the exchange; ``demo`` runs the engine alone.
+
+Nothing happens at import time; ``main`` parses options into ``Settings`` and hands them to
+the composition root.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from exchange.config import ConfigError, load_venue
+from exchange.config import ConfigError, Settings, load_venue
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exchange")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run simulated traders through the engine and print the result")
+    serve = sub.add_parser("serve", help="run the exchange: REST API, WebSocket feed and engine")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--config", help="markets and assets TOML (default: the demo config)")
+    serve.add_argument("--data-dir", default="data", help="journal, snapshots, SQLite (created if missing)")
+    serve.add_argument("--fsync", choices=["batch", "off"], default="batch")
+    serve.add_argument("--bus", default="memory", help="memory, or redis://HOST:PORT")
+    serve.add_argument("--role", choices=["all", "engine", "gateway"], default="all")
+    serve.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
+                       help="self-service onramp and the liquidity bot")  # fmt: skip
+    serve.add_argument("--no-bot", action="store_true", help="demo onramp without the liquidity bot")
+    serve.add_argument("--admin", action="append", default=[], help="username allowed to onramp freely")
+    serve.add_argument("--queue-size", type=int, default=10_000)
+    demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
     demo.add_argument("--config", help="markets and assets TOML (default: the demo config)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--orders", type=int, default=400)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.role != "all" or args.bus != "memory":
+        raise ConfigError("only --role all with --bus memory is available in this version")
+    return Settings(
+        host=args.host, port=args.port, config=args.config, data_dir=args.data_dir, fsync=args.fsync,
+        bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
+        admins=tuple(args.admin), queue_size=args.queue_size,
+    )  # fmt: skip
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from exchange.web.app import create_app
+    from exchange.web.keys import CRASHED
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, load_venue(settings.config), stop_on_crash=True)
+    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=10, access_log=None)
+    return 70 if app[CRASHED] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return serve(_settings(args))
         venue = load_venue(args.config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

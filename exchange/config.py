@@ -16,7 +16,34 @@ from exchange.domain.markets import Asset, ConfigError, Market
 from exchange.domain.reasons import Reason
 from exchange.domain.units import InvalidNumber, parse_scaled
 
-__all__ = ["AssetConfig", "ConfigError", "MarketConfig", "Venue", "demo_config_path", "load_venue"]
+__all__ = [
+    "AssetConfig", "ConfigError", "MarketConfig", "Settings", "Venue", "demo_config_path", "load_venue",
+]  # fmt: skip
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """How one process runs; built by the CLI (``python -m exchange serve --help``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    config: str | None = None
+    data_dir: str = "data"
+    fsync: str = "batch"
+    bus: str = "memory"
+    role: str = "all"
+    demo: bool = True
+    bot: bool = True
+    queue_size: int = 10_000
+    #: Private routes: sustained requests per second per user, and the burst allowed.
+    rate_per_s: float = 200.0
+    rate_burst: int = 400
+    #: Signup/login attempts per second per client address (against password guessing).
+    auth_rate_per_s: float = 1.0
+    auth_burst: int = 10
+    #: Usernames allowed to onramp without limits (and at all outside demo mode).
+    admins: tuple[str, ...] = ()
+    max_body: int = 64 * 1024
+    request_timeout_s: float = 5.0
 
 
 class AssetConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):

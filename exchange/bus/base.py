@@ -1,0 +1,55 @@
+"""The bus port: how the gateway reaches the engine and how events reach their readers.
+
+Two sides, so that an adapter can put a process boundary between them:
+- gateway side, ``CommandBus.submit(command)`` -> the engine's events for that command;
+  fails fast with ``Overloaded`` when the engine's queue is full (never an unbounded wait);
+- engine side, ``CommandSource.next_batch(limit)`` hands the runner what was submitted, and
+  ``EventSink.publish(events)`` fans one command's events out to whoever listens.
+Nothing above this port knows whether a queue, or Redis, carries the messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from exchange.domain.commands import AnyCommand
+from exchange.domain.events import Event
+
+
+class Overloaded(Exception):
+    """The engine's command queue is full; the caller should answer 503 OVERLOADED."""
+
+
+class Closed(Exception):
+    """The bus no longer takes commands (shutting down, or the engine stopped)."""
+
+
+#: One submitted command and the future its events resolve.
+Pending = tuple[AnyCommand, "asyncio.Future[list[Event]]"]
+Listener = Callable[[Sequence[Event]], None]
+
+
+class CommandBus(Protocol):
+    def submit(self, command: AnyCommand) -> asyncio.Future[list[Event]]:
+        """Queue ``command``; raises Overloaded or Closed at once instead of waiting."""
+        ...
+
+    def depth(self) -> int:
+        """Commands waiting for the engine (for metrics and health)."""
+        ...
+
+
+class CommandSource(Protocol):
+    async def next_batch(self, limit: int) -> list[Pending]:
+        """Wait for at least one command, then take up to ``limit``; [] once closed and drained."""
+        ...
+
+
+class EventSink(Protocol):
+    def publish(self, events: Sequence[Event]) -> None:
+        """Deliver one command's events to every listener; never awaits a reader."""
+        ...
+
+    def add_listener(self, listener: Listener) -> None: ...

@@ -1,0 +1,60 @@
+"""Prometheus metrics of one process, in its own registry (no global singletons).
+
+The engine-step histogram is counted by hand (a bisect into a list, no lock) and exposed by a
+custom collector: prometheus_client's Histogram takes a lock per observation, which would cost
+a sizeable fraction of a microsecond-scale engine step.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+#: Engine step bucket bounds in nanoseconds (2 us .. 5 ms).
+STEP_BUCKETS_NS = (2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 5_000_000)
+
+
+class StepHistogram(Collector):
+    def __init__(self) -> None:
+        self.counts = [0] * (len(STEP_BUCKETS_NS) + 1)
+        self.sum_ns = 0
+
+    def observe_many(self, step_ns: Sequence[int]) -> None:
+        counts = self.counts
+        for ns in step_ns:
+            counts[bisect_left(STEP_BUCKETS_NS, ns)] += 1
+        self.sum_ns += sum(step_ns)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        buckets, running = [], 0
+        for bound, count in zip((*STEP_BUCKETS_NS, None), self.counts, strict=True):
+            running += count
+            buckets.append(("+Inf" if bound is None else repr(bound / 1e9), running))
+        family = HistogramMetricFamily("exchange_engine_step_seconds", "Engine time per command")
+        family.add_metric([], buckets, self.sum_ns / 1e9)
+        yield family
+
+
+class Metrics:
+    def __init__(self, queue_depth: Callable[[], int], ws_connections: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
+        self.commands = Counter("exchange_commands", "Commands handled by the engine", registry=self.registry)
+        self.batches = Counter("exchange_batches", "Batches taken by the engine task", registry=self.registry)
+        self.step = StepHistogram()
+        self.registry.register(self.step)
+        depth = Gauge("exchange_queue_depth", "Commands waiting for the engine", registry=self.registry)
+        depth.set_function(lambda: float(queue_depth()))
+        ws = Gauge("exchange_ws_connections", "Open WebSocket connections", registry=self.registry)
+        ws.set_function(lambda: float(ws_connections()))
+
+    def observe_batch(self, batch_size: int, step_ns: Sequence[int]) -> None:
+        self.batches.inc()
+        self.commands.inc(batch_size)
+        self.step.observe_many(step_ns)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

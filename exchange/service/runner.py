@@ -1,0 +1,107 @@
+"""The engine task: the single writer that turns submitted commands into events.
+
+Loop: take a batch -> stamp each command with the next sequence number and the batch time ->
+append the batch to the journal (one write, one fsync, before anything leaves) -> for each
+command: ``engine.handle`` -> publish its events -> resolve its reply. The engine is pure and
+synchronous; this is the only place that reads the clock for it.
+
+An exception out of the engine means a broken invariant: the runner fails every reply still
+pending in the batch, logs it and re-raises, so the process stops loudly instead of trading on
+a state it can no longer trust.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from exchange.bus.base import CommandSource, EventSink, Pending
+from exchange.domain.commands import AnyCommand
+from exchange.domain.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class Journal(Protocol):
+    def append(self, commands: Sequence[AnyCommand]) -> None:
+        """Make ``commands`` durable (per the fsync policy) before their replies go out."""
+        ...
+
+
+class NullJournal:
+    """No durability yet: the slot the durability work fills."""
+
+    def append(self, commands: Sequence[AnyCommand]) -> None:
+        return None
+
+
+class StepObserver(Protocol):
+    def __call__(self, batch_size: int, step_ns: Sequence[int]) -> None: ...
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        source: CommandSource,
+        sink: EventSink,
+        journal: Journal | None = None,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        batch_limit: int = 512,
+        observe: StepObserver | None = None,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.sink = sink
+        self.journal = journal or NullJournal()
+        self.clock = clock
+        self.batch_limit = batch_limit
+        self.observe = observe
+        self.last_ts = 0
+        self.commands = 0
+        self.running = False
+
+    async def run(self) -> None:
+        """Process batches until the source is closed and drained."""
+        self.running = True
+        try:
+            while batch := await self.source.next_batch(self.batch_limit):
+                self._process(batch)
+        finally:
+            self.running = False
+
+    def _process(self, batch: list[Pending]) -> None:
+        # Time never goes backwards inside the engine, even if the wall clock does.
+        ts = self.last_ts = max(self.clock(), self.last_ts)
+        seq = self.engine.last_seq
+        stamped = [msgspec.structs.replace(cmd, seq=seq + i, ts=ts) for i, (cmd, _) in enumerate(batch, 1)]
+        self.journal.append(stamped)
+        handle, publish = self.engine.handle, self.sink.publish
+        steps: list[int] = []
+        for index, cmd in enumerate(stamped):
+            future = batch[index][1]
+            started = time.perf_counter_ns()
+            try:
+                events = handle(cmd)
+                steps.append(time.perf_counter_ns() - started)
+                publish(events)
+            except BaseException:
+                log.critical("engine failed on %r; stopping", cmd, exc_info=True)
+                for _, pending in batch[index:]:
+                    if not pending.done():
+                        pending.set_exception(RuntimeError("the engine stopped"))
+                raise
+            if not future.done():  # a caller that timed out has cancelled its future
+                future.set_result(events)
+        self.commands += len(batch)
+        if self.observe is not None:
+            self.observe(len(batch), steps)

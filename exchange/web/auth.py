@@ -1,0 +1,84 @@
+"""Who is calling: an HMAC-signed request (API key) or a browser session cookie (+ CSRF).
+
+The user is always the authenticated one; nothing in a body or query names a user. A signed
+request proves itself per request; a cookie-riding request that changes state must also carry
+the session's CSRF token in ``X-CSRF-Token`` (pages carry it in a meta tag).
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from typing import NamedTuple
+
+from aiohttp import web
+
+from exchange import signing
+from exchange.store.accounts import Session
+from exchange.web.errors import ApiError
+from exchange.web.keys import ACCOUNTS, USER_LIMITER
+
+SESSION_COOKIE = "session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Principal(NamedTuple):
+    user_id: int
+    session: Session | None
+    api_key: str | None
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, "UNAUTHORIZED", message)
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The caller, or 401/403; then the per-user rate limit (429 with Retry-After)."""
+    principal = await _signed(request) if "X-API-KEY" in request.headers else _cookie(request)
+    wait = request.app[USER_LIMITER].check(principal.user_id, time.monotonic())
+    if wait:
+        raise ApiError(
+            429, "RATE_LIMITED", "too many requests; slow down",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )  # fmt: skip
+    return principal
+
+
+async def _signed(request: web.Request) -> Principal:
+    headers = request.headers
+    key = headers["X-API-KEY"]
+    found = request.app[ACCOUNTS].api_key(key)
+    if found is None:
+        raise unauthorized("unknown or revoked API key")
+    user_id, secret = found
+    body = await request.read()
+    problem = signing.verify(
+        secret, headers.get("X-TIMESTAMP", ""), request.method, request.raw_path, body,
+        headers.get("X-SIGNATURE", ""), now_ms(),
+    )  # fmt: skip
+    if problem is not None:
+        raise unauthorized(problem)
+    return Principal(user_id, None, key)
+
+
+def _cookie(request: web.Request) -> Principal:
+    token = request.cookies.get(SESSION_COOKIE)
+    session = request.app[ACCOUNTS].session(token, now_ms()) if token else None
+    if session is None:
+        raise unauthorized("sign in, or sign the request with an API key")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise ApiError(403, "FORBIDDEN", "missing or wrong X-CSRF-Token for a cookie session")
+    return Principal(session.user_id, session, None)
+
+
+def session_from_cookie(request: web.Request) -> Session | None:
+    """The browser's session if any, without failing (pages, WebSocket)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return request.app[ACCOUNTS].session(token, now_ms()) if token else None

@@ -1,0 +1,74 @@
+"""Helpers every handler shares: JSON answers, query parameters, and the trip to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exchange.bus.base import Closed, Overloaded
+from exchange.domain.commands import AnyCommand
+from exchange.domain.events import Event, OrderRejected
+from exchange.domain.markets import Market
+from exchange.domain.reasons import Reason
+from exchange.web.errors import ApiError, invalid
+from exchange.web.keys import BUS, SETTINGS, VENUE
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def market_of(request: web.Request, symbol: str | None, alias: str | None = None) -> Market:
+    """The market named by ``symbol`` (or its seed alias ``market``); 404 if unknown."""
+    if symbol is not None and alias is not None and symbol != alias:
+        raise invalid("symbol and market disagree")
+    name = symbol if symbol is not None else alias
+    if name is None:
+        raise invalid("symbol is required")
+    m = request.app[VENUE].markets.get(name)
+    if m is None:
+        raise ApiError.of(Reason.UNKNOWN_SYMBOL, f"unknown symbol {name!r}")
+    return m
+
+
+def query_market(request: web.Request, *, required: bool = True) -> Market | None:
+    q = request.query
+    if not required and "symbol" not in q and "market" not in q:
+        return None
+    return market_of(request, q.get("symbol"), q.get("market"))
+
+
+def query_int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 16 or not lo <= int(raw) <= hi:
+        raise invalid(f"{name} must be an integer from {lo} to {hi}")
+    return int(raw)
+
+
+def query_limit(request: web.Request, default: int = 100) -> int:
+    limit = query_int(request, "limit", default, 1, 1000)
+    assert limit is not None
+    return limit
+
+
+async def execute(request: web.Request, command: AnyCommand) -> list[Event]:
+    """Submit to the engine and wait for its events; a rejection becomes its API error."""
+    try:
+        future = request.app[BUS].submit(command)
+    except Overloaded:
+        raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
+    except Closed:
+        raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
+    try:
+        events = await asyncio.wait_for(asyncio.shield(future), request.app[SETTINGS].request_timeout_s)
+    except TimeoutError:
+        raise ApiError(503, "OVERLOADED", "the engine did not answer in time", {"Retry-After": "1"}) from None
+    first = events[0] if events else None
+    if isinstance(first, OrderRejected):
+        raise ApiError.of(first.reason, first.message)
+    return events

@@ -1,0 +1,38 @@
+"""API errors: ``{"code": "UPPER_SNAKE", "message": "human sentence"}`` with a fitting status."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from exchange.domain.reasons import HTTP_STATUS, Reason
+
+
+class ApiError(Exception):
+    """Raised anywhere in a handler; the error middleware turns it into the JSON answer."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+    @classmethod
+    def of(cls, reason: Reason, message: str) -> ApiError:
+        return cls(HTTP_STATUS[reason], reason.value, message)
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "INVALID_REQUEST", message)
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"code": code, "message": message}),
+        content_type="application/json",
+        headers=headers,
+    )

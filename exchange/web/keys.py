@@ -1,0 +1,30 @@
+"""Typed application keys: everything a handler reaches is registered here, no singletons."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exchange.bus.memory import MemoryBus
+from exchange.config import Settings, Venue
+from exchange.domain.engine import Engine
+from exchange.service.marketdata import MarketData
+from exchange.service.metrics import Metrics
+from exchange.service.ratelimit import TokenBucketLimiter
+from exchange.service.runner import Runner
+from exchange.service.userdata import UserData
+from exchange.store.accounts import Accounts
+
+SETTINGS = web.AppKey("settings", Settings)
+VENUE = web.AppKey("venue", Venue)
+ENGINE = web.AppKey("engine", Engine)
+BUS = web.AppKey("bus", MemoryBus)
+MARKETDATA = web.AppKey("marketdata", MarketData)
+USERDATA = web.AppKey("userdata", UserData)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+RUNNER = web.AppKey("runner", Runner)
+METRICS = web.AppKey("metrics", Metrics)
+USER_LIMITER = web.AppKey("user_limiter", TokenBucketLimiter)
+AUTH_LIMITER = web.AppKey("auth_limiter", TokenBucketLimiter)
+WS_COUNT = web.AppKey("ws_count", list[int])
+CRASHED = web.AppKey("crashed", list[BaseException])
+STOP_ON_CRASH = web.AppKey("stop_on_crash", bool)

@@ -1,0 +1,46 @@
+"""Every failure becomes the API's error JSON; a 5xx other than 503 is logged as a bug."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from exchange.web.errors import ApiError, error_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    404: ("NOT_FOUND", "no such route"),
+    405: ("METHOD_NOT_ALLOWED", "method not allowed on this route"),
+    413: ("PAYLOAD_TOO_LARGE", "request body is too large"),
+}
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(exc.status, ("INVALID_REQUEST", exc.reason))
+        return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL", "internal error; it has been logged")
+
+
+JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def json_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bodies must be JSON (415 otherwise); an empty body needs no content type."""
+    has_body = request.method in JSON_METHODS and request.body_exists
+    if has_body and request.path.startswith("/api/") and request.content_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
+    return await handler(request)

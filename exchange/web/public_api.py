@@ -1,0 +1,105 @@
+"""Public REST: markets, assets, depth, trades, klines, tickers, time; all from projections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from exchange.domain.markets import Market
+from exchange.domain.units import format_scaled
+from exchange.service.marketdata import INTERVALS, Ticker
+from exchange.web.auth import now_ms
+from exchange.web.common import json_response, query_int, query_limit, query_market
+from exchange.web.errors import invalid
+from exchange.web.keys import MARKETDATA, VENUE
+from exchange.web.wire import levels_json, market_json
+
+
+async def markets(request: web.Request) -> web.Response:
+    return json_response([market_json(m) for m in request.app[VENUE].markets.values()])
+
+
+async def assets(request: web.Request) -> web.Response:
+    return json_response(
+        [{"asset": a.name, "decimals": a.decimals} for a in request.app[VENUE].assets.values()]
+    )
+
+
+async def server_time(request: web.Request) -> web.Response:
+    return json_response({"serverTime": now_ms()})
+
+
+async def depth(request: web.Request) -> web.Response:
+    m = query_market(request)
+    assert m is not None
+    view = request.app[MARKETDATA].depth(m.symbol, query_limit(request))
+    return json_response({
+        "symbol": m.symbol,
+        "lastUpdateId": view.last_update_id,
+        "bids": levels_json(view.bids, m),
+        "asks": levels_json(view.asks, m),
+        "timestamp": view.timestamp,
+    })  # fmt: skip
+
+
+async def trades(request: web.Request) -> web.Response:
+    m = query_market(request)
+    assert m is not None
+    tape = request.app[MARKETDATA].trades(m.symbol, query_limit(request))
+    return json_response([
+        {
+            "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
+            "quoteQuantity": m.quote.format(t.quote_quantity), "timestamp": t.timestamp,
+            "isBuyerMaker": t.is_buyer_maker,
+        }
+        for t in tape
+    ])  # fmt: skip
+
+
+async def klines(request: web.Request) -> web.Response:
+    m = query_market(request)
+    assert m is not None
+    interval = request.query.get("interval", "1m")
+    if interval not in INTERVALS:
+        raise invalid(f"interval must be one of {' '.join(INTERVALS)}")
+    start = query_int(request, "startTime", None, 0, 2**53)
+    end = query_int(request, "endTime", None, 0, 2**53)
+    if start is not None and end is not None and start > end:
+        raise invalid("startTime must not be after endTime")
+    candles = request.app[MARKETDATA].klines(m.symbol, interval, start, end, query_limit(request, 500))
+    return json_response([
+        {
+            "start": k.start, "end": k.end, "open": m.price.format(k.open), "high": m.price.format(k.high),
+            "low": m.price.format(k.low), "close": m.price.format(k.close), "volume": m.qty.format(k.volume),
+            "quoteVolume": m.quote.format(k.quote_volume), "trades": k.trades,
+        }
+        for k in candles
+    ])  # fmt: skip
+
+
+async def tickers(request: web.Request) -> web.Response:
+    md, venue, now = request.app[MARKETDATA], request.app[VENUE], now_ms()
+    return json_response([ticker_json(t, venue.markets[t.symbol]) for t in md.tickers(now)])
+
+
+async def ticker(request: web.Request) -> web.Response:
+    m = query_market(request)
+    assert m is not None
+    return json_response(ticker_json(request.app[MARKETDATA].ticker(m.symbol, now_ms()), m))
+
+
+def ticker_json(t: Ticker, m: Market) -> dict[str, Any]:
+    price = m.price.format
+
+    def opt(value: int | None) -> str | None:
+        return price(value) if value is not None else None
+
+    change, bp = t.price_change, t.price_change_bp
+    return {
+        "symbol": t.symbol, "lastPrice": opt(t.last_price), "open": opt(t.open), "high": opt(t.high),
+        "low": opt(t.low), "volume": m.qty.format(t.volume), "quoteVolume": m.quote.format(t.quote_volume),
+        "priceChange": opt(change),
+        "priceChangePercent": format_scaled(bp, 2) if bp is not None else None,
+        "trades": t.trades, "bestBid": opt(t.best_bid), "bestAsk": opt(t.best_ask),
+    }  # fmt: skip

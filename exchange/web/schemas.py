@@ -1,0 +1,116 @@
+"""Wire DTOs for request bodies: strict msgspec Structs, decoded once per request.
+
+Unknown fields are refused (a ``userId`` in a body is an error, never trusted). Amounts are
+kept as raw JSON so a decimal string and a JSON number are both read from their exact text,
+then placed on the market's grid by ``units``; nothing is rounded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from exchange.domain.reasons import Reason
+from exchange.domain.units import Grid, InvalidNumber
+from exchange.web.errors import ApiError, invalid
+
+NONE = msgspec.Raw(b"")
+T = TypeVar("T")
+ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_-]+$")]
+Username = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+_NUMBER = re.compile(rb"-?[0-9][0-9.eE+-]*\Z")
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
+    pass
+
+
+class PlaceOrderBody(Body, frozen=True):
+    side: Literal["buy", "sell", "BUY", "SELL"]
+    type: Literal["limit", "market", "LIMIT", "MARKET"]
+    symbol: str | None = None
+    market: str | None = None
+    price: msgspec.Raw = NONE
+    quantity: msgspec.Raw = NONE
+    quote_quantity: msgspec.Raw = NONE
+    time_in_force: Literal["GTC", "IOC", "FOK"] | None = None
+    post_only: bool = False
+    client_order_id: ClientOrderId | None = None
+    self_trade_prevention: Literal["expire_taker", "expire_maker", "expire_both", "none"] | None = None
+
+
+class OrderRefBody(Body, frozen=True):
+    symbol: str | None = None
+    market: str | None = None
+    order_id: msgspec.Raw = NONE
+    client_order_id: ClientOrderId | None = None
+
+
+class AmendOrderBody(OrderRefBody, frozen=True):
+    quantity: msgspec.Raw = NONE
+    price: msgspec.Raw = NONE
+
+
+class CancelAllBody(Body, frozen=True):
+    symbol: str | None = None
+    market: str | None = None
+
+
+class OnrampBody(Body, frozen=True):
+    asset: str
+    amount: msgspec.Raw
+
+
+class CredentialsBody(Body, frozen=True):
+    username: Username
+    password: Password
+
+
+DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind)
+    for kind in (PlaceOrderBody, OrderRefBody, AmendOrderBody, CancelAllBody, OnrampBody, CredentialsBody)
+}
+
+
+def decode(kind: type[T], body: bytes) -> T:
+    try:
+        return DECODERS[kind].decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise invalid(f"invalid request: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise invalid(f"body is not valid JSON: {exc}") from None
+
+
+def decimal_text(raw: msgspec.Raw, field: str) -> str | None:
+    """The exact decimal text of a JSON string or number; None when absent or null."""
+    data = bytes(raw)
+    if not data or data == b"null":
+        return None
+    if data[:1] == b'"':
+        return msgspec.json.decode(data, type=str)
+    if _NUMBER.match(data):
+        return data.decode()
+    raise invalid(f"{field} must be a decimal string or number")
+
+
+def on_grid(raw: msgspec.Raw, grid: Grid, field: str) -> int | None:
+    text = decimal_text(raw, field)
+    if text is None:
+        return None
+    try:
+        return grid.parse(text)
+    except InvalidNumber as exc:
+        raise ApiError.of(exc.reason, f"{field}: {exc.message}") from None
+
+
+def order_id(raw: msgspec.Raw) -> int | None:
+    """Ids are decimal strings (numbers accepted); anything else is simply not found."""
+    text = decimal_text(raw, "orderId")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise ApiError.of(Reason.ORDER_NOT_FOUND, "no such open order")
+    return int(text)

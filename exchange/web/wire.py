@@ -1,0 +1,101 @@
+"""Engine values -> the JSON shapes of API.md: decimal strings, string ids, ms times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from exchange.domain.events import Event, OrderFilled, OrderState
+from exchange.domain.markets import Asset, Market
+
+Json = dict[str, Any]
+
+
+def order_json(state: OrderState, m: Market, fills: list[Json] | None = None) -> Json:
+    price, qty = state.price, state.quantity
+    body: Json = {
+        "orderId": str(state.order_id),
+        "clientOrderId": state.client_order_id,
+        "symbol": state.symbol,
+        "side": state.side.value,
+        "type": state.type.value,
+        "timeInForce": state.time_in_force.value,
+        "price": m.price.format(price) if price is not None else None,
+        "quantity": m.qty.format(qty) if qty is not None else None,
+        "executedQty": m.qty.format(state.executed_qty),
+        "executedQuoteQty": m.quote.format(state.executed_quote),
+        "status": state.status.value,
+        "postOnly": state.post_only,
+        "selfTradePrevention": state.stp.value,
+        "fills": fills if fills is not None else [],
+        "createdAt": state.created_at,
+        "updatedAt": state.updated_at,
+    }
+    if state.quote_quantity is not None:
+        body["quoteQuantity"] = m.quote.format(state.quote_quantity)
+    return body
+
+
+def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
+    return {
+        "tradeId": str(fill.trade_id),
+        "orderId": str(fill.order.order_id),
+        "symbol": m.symbol,
+        "side": fill.order.side.value,
+        "price": m.price.format(fill.price),
+        "quantity": m.qty.format(fill.quantity),
+        "quoteQuantity": m.quote.format(fill.quote_quantity),
+        "fee": assets[fill.fee_asset].format(fill.fee),
+        "feeAsset": fill.fee_asset,
+        "role": fill.role.value,
+        "timestamp": fill.ts,
+    }
+
+
+def reply_order(events: Iterable[Event], order_id: int, m: Market, assets: dict[str, Asset]) -> Json:
+    """The order as this command left it, with the fills this command made."""
+    state: OrderState | None = None
+    fills: list[Json] = []
+    for event in events:
+        order = getattr(event, "order", None)
+        if order is None or order.order_id != order_id:
+            continue
+        state = order
+        if isinstance(event, OrderFilled):
+            fills.append(fill_json(event, m, assets))
+    assert state is not None, f"no event about order {order_id}"
+    return order_json(state, m, fills)
+
+
+def balances_json(balances: dict[str, tuple[int, int]], assets: dict[str, Asset]) -> Json:
+    """Every asset of the venue, zero where the user holds none."""
+    out: Json = {}
+    for name, asset in assets.items():
+        available, locked = balances.get(name, (0, 0))
+        out[name] = {"available": asset.format(available), "locked": asset.format(locked)}
+    return out
+
+
+def market_json(m: Market) -> Json:
+    return {
+        "symbol": m.symbol,
+        "baseAsset": m.base.name,
+        "quoteAsset": m.quote.name,
+        "tickSize": m.price.step_text,
+        "stepSize": m.qty.step_text,
+        "minQty": m.qty.format(m.min_qty),
+        "minNotional": m.quote.format(m.min_notional),
+        "maxPrice": m.price.format(m.price.max_steps),
+        "maxQty": m.qty.format(m.qty.max_steps),
+        "makerFee": m.maker_fee.text,
+        "takerFee": m.taker_fee.text,
+        "baseDecimals": m.base.decimals,
+        "quoteDecimals": m.quote.decimals,
+        "pricePrecision": m.price.decimals,
+        "quantityPrecision": m.qty.decimals,
+        "status": m.status,
+    }
+
+
+def levels_json(levels: list[tuple[int, int]], m: Market) -> list[list[str]]:
+    return [[m.price.format(p), m.qty.format(q)] for p, q in levels]
