@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m exchange demo
+	$(BIN)/python -m exchange serve --data-dir data
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange tests bench

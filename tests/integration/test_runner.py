@@ -1,0 +1,99 @@
+"""The engine task and the memory bus: batching, stamping, back-pressure, drain and crash."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from exchange.bus.base import Closed, Overloaded
+from exchange.bus.memory import MemoryBus
+from exchange.config import Settings, load_venue
+from exchange.domain.commands import AnyCommand, Onramp
+from exchange.domain.engine import Engine
+from exchange.domain.events import Event, Onramped
+from exchange.service.runner import Runner
+
+VENUE = load_venue()
+
+
+def _onramp(user: int) -> Onramp:
+    return Onramp(user_id=user, asset="USDC", amount=1_000_000)
+
+
+class RecordingJournal:
+    def __init__(self) -> None:
+        self.batches: list[list[AnyCommand]] = []
+
+    def append(self, commands: Sequence[AnyCommand]) -> None:
+        self.batches.append(list(commands))
+
+
+async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_order() -> None:
+    bus, journal = MemoryBus(100), RecordingJournal()
+    clock = iter([1_000, 900, 2_000])  # a wall clock stepping back must not move engine time back
+    runner = Runner(Engine(VENUE.assets, VENUE.markets), bus, bus, journal, clock=lambda: next(clock))
+    first = [bus.submit(_onramp(u)) for u in (1, 2, 3)]
+    task = asyncio.create_task(runner.run())
+    events = await asyncio.gather(*first)
+    second = await bus.submit(_onramp(4))
+    bus.close()
+    await task
+    assert [e[0].seq for e in events] == [1, 2, 3] and second[0].seq == 4
+    assert [len(b) for b in journal.batches] == [3, 1]  # one journal append per batch
+    assert [c.seq for b in journal.batches for c in b] == [1, 2, 3, 4]
+    assert [e[0].ts for e in events] == [1_000] * 3 and second[0].ts == 1_000
+    assert all(isinstance(e[0], Onramped) for e in events)
+
+
+async def test_full_queue_fails_fast_with_overloaded() -> None:
+    bus = MemoryBus(2)
+    bus.submit(_onramp(1))
+    bus.submit(_onramp(2))
+    with pytest.raises(Overloaded):
+        bus.submit(_onramp(3))
+    assert bus.depth() == 2
+
+
+async def test_close_drains_queued_commands_then_refuses_new_ones() -> None:
+    bus = MemoryBus(10)
+    runner = Runner(Engine(VENUE.assets, VENUE.markets), bus, bus)
+    pending = [bus.submit(_onramp(u)) for u in range(1, 6)]
+    bus.close()
+    with pytest.raises(Closed):
+        bus.submit(_onramp(9))
+    await runner.run()
+    assert all(f.done() and f.result()[0].seq for f in pending)
+
+
+async def test_engine_exception_fails_pending_replies_and_stops_the_task() -> None:
+    class Broken(Engine):
+        def handle(self, cmd: AnyCommand) -> list[Event]:
+            if cmd.user_id == 2:
+                raise AssertionError("invariant broken")
+            return super().handle(cmd)
+
+    bus = MemoryBus(10)
+    runner = Runner(Broken(VENUE.assets, VENUE.markets), bus, bus)
+    ok, bad, after = bus.submit(_onramp(1)), bus.submit(_onramp(2)), bus.submit(_onramp(3))
+    with pytest.raises(AssertionError, match="invariant broken"):
+        await runner.run()
+    assert ok.result()[0].seq == 1
+    for future in (bad, after):
+        with pytest.raises(RuntimeError, match="engine stopped"):
+            future.result()
+
+
+async def test_overloaded_engine_answers_503_over_http(aiohttp_client: object, tmp_path: object) -> None:
+    from exchange.client import Client, ExchangeError
+    from exchange.web.app import create_app
+    from tests.integration.conftest import TEST_SETTINGS
+
+    settings = Settings(data_dir=str(tmp_path), queue_size=0, **TEST_SETTINGS)  # type: ignore[arg-type]
+    client = await aiohttp_client(create_app(settings))  # type: ignore[operator]
+    async with Client(str(client.make_url("")).rstrip("/")) as alice:
+        await alice.signup("alice", "correct horse battery")
+        with pytest.raises(ExchangeError) as err:
+            await alice.onramp("USDC", "10")
+    assert (err.value.status, err.value.code) == (503, "OVERLOADED") and err.value.retry_after

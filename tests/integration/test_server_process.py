@@ -1,0 +1,93 @@
+"""The real server process: ``python -m exchange serve`` on a free port, traded by the client."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exchange.client import Client, ExchangeError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port, data = _free_port(), tmp_path_factory.mktemp("data")
+    cmd = [
+        sys.executable,
+        "-m",
+        "exchange",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+        "--no-bot",
+    ]
+    log = data / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, proc, log)
+    yield url, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    async def probe() -> bool:
+        async with Client(url) as c:
+            try:
+                return (await c.health())["status"] == "ok"
+            except (OSError, ExchangeError):
+                return False
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        if asyncio.run(probe()):
+            return
+        time.sleep(0.1)
+    raise AssertionError("server did not become healthy in 20 s")
+
+
+def test_two_bots_trade_through_the_real_process(served: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, _ = served
+
+    async def trade() -> None:
+        async with Client(url) as maker, Client(url) as taker:
+            for bot, name in ((maker, "maker"), (taker, "taker")):
+                await bot.signup(name, "correct horse battery")
+                key = await bot.create_api_key()
+                bot.use_key(key["apiKey"], key["secret"])
+            await maker.onramp("SOL", "10")
+            await taker.onramp("USDC", "5000")
+            await maker.place_order("SOL_USDC", "sell", price="150.25", quantity="4")
+            order = await taker.place_order("SOL_USDC", "buy", "market", quantity="3")
+            assert order["status"] == "FILLED" and order["executedQuoteQty"] == "450.750000"
+            assert (await taker.balances())["SOL"]["available"] == "2.994000000"
+            assert (await maker.depth("SOL_USDC"))["asks"] == [["150.25", "1.00"]]
+            assert (await maker.trades("SOL_USDC"))[0]["price"] == "150.25"
+
+    asyncio.run(trade())
+
+
+def test_sigterm_drains_and_exits_zero(served: tuple[str, subprocess.Popen[bytes]]) -> None:
+    _, proc = served
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
