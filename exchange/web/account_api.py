@@ -118,5 +118,5 @@ async def onramp(request: web.Request) -> web.Response:
     if amount is None:
         raise ApiError.of(Reason.INVALID_QUANTITY, "amount is required")
     limit = None if is_admin else venue.onramp_limits.get(asset.name)
-    await execute(request, Onramp(user_id=who.user_id, asset=asset.name, amount=amount, limit=limit))
+    await execute(request.app, Onramp(user_id=who.user_id, asset=asset.name, amount=amount, limit=limit))
     return json_response(balances_json(request.app[ENGINE].balances(who.user_id), venue.assets))

@@ -21,14 +21,14 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def market_of(request: web.Request, symbol: str | None, alias: str | None = None) -> Market:
+def market_of(app: web.Application, symbol: str | None, alias: str | None = None) -> Market:
     """The market named by ``symbol`` (or its seed alias ``market``); 404 if unknown."""
     if symbol is not None and alias is not None and symbol != alias:
         raise invalid("symbol and market disagree")
     name = symbol if symbol is not None else alias
     if name is None:
         raise invalid("symbol is required")
-    m = request.app[VENUE].markets.get(name)
+    m = app[VENUE].markets.get(name)
     if m is None:
         raise ApiError.of(Reason.UNKNOWN_SYMBOL, f"unknown symbol {name!r}")
     return m
@@ -38,7 +38,7 @@ def query_market(request: web.Request, *, required: bool = True) -> Market | Non
     q = request.query
     if not required and "symbol" not in q and "market" not in q:
         return None
-    return market_of(request, q.get("symbol"), q.get("market"))
+    return market_of(request.app, q.get("symbol"), q.get("market"))
 
 
 def query_int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -56,16 +56,16 @@ def query_limit(request: web.Request, default: int = 100) -> int:
     return limit
 
 
-async def execute(request: web.Request, command: AnyCommand) -> list[Event]:
+async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
     """Submit to the engine and wait for its events; a rejection becomes its API error."""
     try:
-        future = request.app[BUS].submit(command)
+        future = app[BUS].submit(command)
     except Overloaded:
         raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
     except Closed:
         raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
     try:
-        events = await asyncio.wait_for(asyncio.shield(future), request.app[SETTINGS].request_timeout_s)
+        events = await asyncio.wait_for(asyncio.shield(future), app[SETTINGS].request_timeout_s)
     except TimeoutError:
         raise ApiError(503, "OVERLOADED", "the engine did not answer in time", {"Retry-After": "1"}) from None
     first = events[0] if events else None

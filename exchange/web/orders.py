@@ -1,0 +1,104 @@
+"""Order entry shared by REST and the WebSocket: raw JSON body in, the API's order JSON out.
+
+The caller has authenticated the user; these functions decode the body strictly, place every
+amount exactly on the market's grid, submit the command and shape the engine's answer.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exchange.domain.commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    OrderType,
+    PlaceOrder,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from exchange.domain.events import OrderCanceled
+from exchange.web import schemas
+from exchange.web.common import execute, market_of
+from exchange.web.errors import invalid
+from exchange.web.keys import VENUE
+from exchange.web.wire import Json, order_json, reply_order
+
+
+def build_place(app: web.Application, user: int, body: schemas.PlaceOrderBody) -> PlaceOrder:
+    """The wire body -> an engine command, with amounts placed exactly on the market's grid."""
+    m = market_of(app, body.symbol, body.market)
+    order_type = OrderType(body.type.lower())
+    if order_type is OrderType.MARKET and body.time_in_force is not None:
+        raise invalid("market orders take no timeInForce (they are IOC by nature)")
+    return PlaceOrder(
+        user_id=user,
+        symbol=m.symbol,
+        side=Side(body.side.lower()),
+        type=order_type,
+        price=schemas.on_grid(body.price, m.price, "price"),
+        quantity=schemas.on_grid(body.quantity, m.qty, "quantity"),
+        quote_quantity=schemas.on_grid(body.quote_quantity, m.quote.grid("quoteQuantity"), "quoteQuantity"),
+        time_in_force=TimeInForce(body.time_in_force or "GTC"),
+        post_only=body.post_only,
+        client_order_id=body.client_order_id,
+        stp=SelfTradePrevention(body.self_trade_prevention or "expire_taker"),
+    )
+
+
+async def _order_reply(app: web.Application, cmd: PlaceOrder | CancelOrder | AmendOrder) -> Json:
+    events = await execute(app, cmd)
+    venue = app[VENUE]
+    order = next(e.order for e in events if hasattr(e, "order"))  # the command's own order comes first
+    return reply_order(events, order.order_id, venue.markets[cmd.symbol], venue.assets)
+
+
+def _ref(app: web.Application, body: schemas.OrderRefBody) -> tuple[str, int | None, str | None]:
+    m = market_of(app, body.symbol, body.market)
+    oid = schemas.order_id(body.order_id)
+    if (oid is None) == (body.client_order_id is None):
+        raise invalid("give exactly one of orderId and clientOrderId")
+    return m.symbol, oid, body.client_order_id
+
+
+async def place(app: web.Application, user: int, raw: bytes) -> Json:
+    body = schemas.decode(schemas.PlaceOrderBody, raw)
+    return await _order_reply(app, build_place(app, user, body))
+
+
+async def cancel(app: web.Application, user: int, raw: bytes) -> Json:
+    symbol, oid, coid = _ref(app, schemas.decode(schemas.OrderRefBody, raw))
+    return await _order_reply(
+        app, CancelOrder(user_id=user, symbol=symbol, order_id=oid, client_order_id=coid)
+    )
+
+
+async def amend(app: web.Application, user: int, raw: bytes) -> Json:
+    body = schemas.decode(schemas.AmendOrderBody, raw)
+    symbol, oid, coid = _ref(app, body)
+    m = app[VENUE].markets[symbol]
+    price = schemas.on_grid(body.price, m.price, "price")
+    qty = schemas.on_grid(body.quantity, m.qty, "quantity")
+    if price is None and qty is None:
+        raise invalid("give a new quantity, a new price or both")
+    cmd = AmendOrder(
+        user_id=user, symbol=symbol, order_id=oid, client_order_id=coid, quantity=qty, price=price
+    )
+    return await _order_reply(app, cmd)
+
+
+def cancel_all_symbol(app: web.Application, raw: bytes) -> str | None:
+    """The market a cancel-all body names, if any (an empty body means every market)."""
+    if not raw.strip():
+        return None
+    body = schemas.decode(schemas.CancelAllBody, raw)
+    if body.symbol is None and body.market is None:
+        return None
+    return market_of(app, body.symbol, body.market).symbol
+
+
+async def cancel_all(app: web.Application, user: int, symbol: str | None) -> list[Json]:
+    events = await execute(app, CancelAll(user_id=user, symbol=symbol))
+    markets = app[VENUE].markets
+    return [order_json(e.order, markets[e.order.symbol]) for e in events if isinstance(e, OrderCanceled)]
