@@ -43,6 +43,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Usernames allowed to onramp without limits (and at all outside demo mode).
     admins: tuple[str, ...] = ()
     max_body: int = 64 * 1024
+    #: WebSocket: frames a connection may have waiting before it is closed as a slow consumer,
+    #: and the bytes aiohttp buffers for it before its writer waits.
+    ws_outbox: int = 5000
+    ws_writer_limit: int = 256 * 1024
+    #: Kernel send buffer per WebSocket (0: the kernel's autotuning, up to tcp_wmem's 4 MiB).
+    #: A cap bounds memory per connection and lets a stalled reader be noticed sooner.
+    ws_sndbuf: int = 0
     request_timeout_s: float = 5.0
 
 

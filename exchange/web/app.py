@@ -9,6 +9,7 @@ itself) and ``CRASHED`` records why, so the CLI can exit non-zero: never trade o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -20,19 +21,23 @@ from aiohttp import web
 from exchange.bus.memory import MemoryBus
 from exchange.config import Settings, Venue, load_venue
 from exchange.domain.engine import Engine
+from exchange.service.hub import Hub
 from exchange.service.marketdata import MarketData
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
-from exchange.service.runner import Runner
+from exchange.service.runner import Runner, wall_clock_ms
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
-from exchange.web import middlewares
+from exchange.web import middlewares, ws
+from exchange.web.feed import Feed
 from exchange.web.keys import (
     ACCOUNTS,
     AUTH_LIMITER,
     BUS,
     CRASHED,
     ENGINE,
+    FEED,
+    HUB,
     MARKETDATA,
     METRICS,
     RUNNER,
@@ -41,6 +46,7 @@ from exchange.web.keys import (
     USER_LIMITER,
     USERDATA,
     VENUE,
+    WS_CONNS,
     WS_COUNT,
 )
 from exchange.web.routes import setup_routes
@@ -58,9 +64,12 @@ def create_app(
     )
     engine = Engine(venue.assets, venue.markets)
     bus = MemoryBus(settings.queue_size)
-    marketdata, userdata = MarketData(venue.markets), UserData()
-    bus.add_listener(marketdata.apply)
+    marketdata, userdata, hub = MarketData(venue.markets), UserData(), Hub()
+    feed = Feed(venue, marketdata, hub, wall_clock_ms)
+    bus.add_listener(marketdata.apply)  # first: the feed reads update ids and candles from it
     bus.add_listener(userdata.apply)
+    bus.add_listener(feed.apply)
+    app[HUB], app[FEED], app[WS_CONNS] = hub, feed, set()
     ws_count = [0]
     metrics = Metrics(bus.depth, lambda: ws_count[0])
     app[SETTINGS], app[VENUE], app[ENGINE], app[BUS] = settings, venue, engine, bus
@@ -72,6 +81,8 @@ def create_app(
     app[STOP_ON_CRASH] = stop_on_crash
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_engine_task)
+    app.cleanup_ctx.append(_depth_flush)
+    app.on_shutdown.append(ws.close_all)
     setup_routes(app)
     return app
 
@@ -93,6 +104,22 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(asyncio.shield(task), timeout=10)
     except Exception:  # already logged by the runner; the exit code reports it
         log.error("engine task ended with an error during shutdown")
+
+
+async def _depth_flush(app: web.Application) -> AsyncIterator[None]:
+    """Every 100 ms, the merged depth diffs go to ``depth@S@100ms`` subscribers."""
+
+    async def tick() -> None:
+        feed = app[FEED]
+        while True:
+            await asyncio.sleep(0.1)
+            feed.flush()
+
+    task = asyncio.create_task(tick(), name="depth-100ms")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _on_engine_done(app: web.Application, task: asyncio.Task[None]) -> None:

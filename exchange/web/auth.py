@@ -73,7 +73,8 @@ def _cookie(request: web.Request) -> Principal:
         raise unauthorized("sign in, or sign the request with an API key")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
-        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        # surrogateescape: a header that was not UTF-8 must compare unequal, not raise.
+        if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf_token.encode()):
             raise ApiError(403, "FORBIDDEN", "missing or wrong X-CSRF-Token for a cookie session")
     return Principal(session.user_id, session, None)
 

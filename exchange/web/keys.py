@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from exchange.bus.memory import MemoryBus
 from exchange.config import Settings, Venue
 from exchange.domain.engine import Engine
+from exchange.service.hub import Hub
 from exchange.service.marketdata import MarketData
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.runner import Runner
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
+from exchange.web.feed import Feed
 
 SETTINGS = web.AppKey("settings", Settings)
 VENUE = web.AppKey("venue", Venue)
@@ -28,3 +32,7 @@ AUTH_LIMITER = web.AppKey("auth_limiter", TokenBucketLimiter)
 WS_COUNT = web.AppKey("ws_count", list[int])
 CRASHED = web.AppKey("crashed", list[BaseException])
 STOP_ON_CRASH = web.AppKey("stop_on_crash", bool)
+HUB = web.AppKey("hub", Hub)
+FEED = web.AppKey("feed", Feed)
+#: Open web.ws.Connection objects (typed loosely: ws.py imports this module).
+WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from exchange.domain.markets import Market
-from exchange.domain.units import format_scaled
-from exchange.service.marketdata import INTERVALS, Ticker
+from exchange.service.marketdata import INTERVALS
 from exchange.web.auth import now_ms
 from exchange.web.common import json_response, query_int, query_limit, query_market
 from exchange.web.errors import invalid
 from exchange.web.keys import MARKETDATA, VENUE
-from exchange.web.wire import levels_json, market_json
+from exchange.web.wire import levels_json, market_json, ticker_json
 
 
 async def markets(request: web.Request) -> web.Response:
@@ -87,19 +83,3 @@ async def ticker(request: web.Request) -> web.Response:
     m = query_market(request)
     assert m is not None
     return json_response(ticker_json(request.app[MARKETDATA].ticker(m.symbol, now_ms()), m))
-
-
-def ticker_json(t: Ticker, m: Market) -> dict[str, Any]:
-    price = m.price.format
-
-    def opt(value: int | None) -> str | None:
-        return price(value) if value is not None else None
-
-    change, bp = t.price_change, t.price_change_bp
-    return {
-        "symbol": t.symbol, "lastPrice": opt(t.last_price), "open": opt(t.open), "high": opt(t.high),
-        "low": opt(t.low), "volume": m.qty.format(t.volume), "quoteVolume": m.quote.format(t.quote_volume),
-        "priceChange": opt(change),
-        "priceChangePercent": format_scaled(bp, 2) if bp is not None else None,
-        "trades": t.trades, "bestBid": opt(t.best_bid), "bestAsk": opt(t.best_ask),
-    }  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.web import account_api, ops, public_api, trading_api
+from exchange.web import account_api, ops, public_api, trading_api, ws
 
 V1 = "/api/v1"
 
@@ -13,6 +13,7 @@ def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/healthz", ops.healthz)
     r.add_get("/metrics", ops.metrics)
+    r.add_get("/ws", ws.ws_handler)
     r.add_get(f"{V1}/time", public_api.server_time)
     r.add_get(f"{V1}/markets", public_api.markets)
     r.add_get(f"{V1}/assets", public_api.assets)

@@ -80,7 +80,7 @@ def decode(kind: type[T], body: bytes) -> T:
         return DECODERS[kind].decode(body)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
         raise invalid(f"invalid request: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise invalid(f"body is not valid JSON: {exc}") from None
 
 
@@ -90,7 +90,10 @@ def decimal_text(raw: msgspec.Raw, field: str) -> str | None:
     if not data or data == b"null":
         return None
     if data[:1] == b'"':
-        return msgspec.json.decode(data, type=str)
+        try:
+            return msgspec.json.decode(data, type=str)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            raise invalid(f"{field} is not valid JSON text") from None
     if _NUMBER.match(data):
         return data.decode()
     raise invalid(f"{field} must be a decimal string or number")

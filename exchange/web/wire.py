@@ -7,6 +7,8 @@ from typing import Any
 
 from exchange.domain.events import Event, OrderFilled, OrderState
 from exchange.domain.markets import Asset, Market
+from exchange.domain.units import format_scaled
+from exchange.service.marketdata import Ticker
 
 Json = dict[str, Any]
 
@@ -99,3 +101,19 @@ def market_json(m: Market) -> Json:
 
 def levels_json(levels: list[tuple[int, int]], m: Market) -> list[list[str]]:
     return [[m.price.format(p), m.qty.format(q)] for p, q in levels]
+
+
+def ticker_json(t: Ticker, m: Market) -> dict[str, Any]:
+    price = m.price.format
+
+    def opt(value: int | None) -> str | None:
+        return price(value) if value is not None else None
+
+    change, bp = t.price_change, t.price_change_bp
+    return {
+        "symbol": t.symbol, "lastPrice": opt(t.last_price), "open": opt(t.open), "high": opt(t.high),
+        "low": opt(t.low), "volume": m.qty.format(t.volume), "quoteVolume": m.quote.format(t.quote_volume),
+        "priceChange": opt(change),
+        "priceChangePercent": format_scaled(bp, 2) if bp is not None else None,
+        "trades": t.trades, "bestBid": opt(t.best_bid), "bestAsk": opt(t.best_ask),
+    }  # fmt: skip

@@ -1,0 +1,188 @@
+"""Engine events -> WebSocket stream frames, each encoded once and handed to the hub.
+
+Streams (API.md): ``depth@S`` (one diff per command that touched the book, ``U == u`` = the
+market-data update id), ``depth@S@100ms`` (the same diffs merged and flushed every 100 ms,
+``U`` the first id merged, ``u`` the last), ``trade@S``, ``ticker@S`` and ``kline.<i>@S`` (after
+a command that traded), ``bookTicker@S`` (when the best bid or ask changes), and per user
+``orders`` and ``balances``. Work is skipped for topics nobody subscribes to, except the
+100 ms merge, which is cheap and keeps late subscribers consistent.
+
+It runs as a bus listener after ``MarketData.apply``, so update ids and candles are current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from exchange.config import Venue
+from exchange.domain.events import (
+    BalanceChanged,
+    BookChanged,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    TradeExecuted,
+)
+from exchange.domain.markets import Market
+from exchange.service.hub import Hub
+from exchange.service.marketdata import INTERVALS, MarketData
+from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
+
+ORDER_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderExpired, OrderAmended)
+#: Levels per side in a depthSnapshot: the whole book of any realistic market.
+SNAPSHOT_LEVELS = 5000
+
+
+def frame(stream: str, data: dict[str, Any]) -> bytes:
+    return orjson.dumps({"stream": stream, "data": data})
+
+
+class _Merge:
+    """Depth diffs of one market waiting for the next 100 ms flush."""
+
+    __slots__ = ("first", "last", "bids", "asks", "ts")
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.last = first
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.ts = 0
+
+
+class Feed:
+    def __init__(self, venue: Venue, marketdata: MarketData, hub: Hub, clock: Callable[[], int]) -> None:
+        self.venue = venue
+        self.md = marketdata
+        self.hub = hub
+        self.clock = clock
+        self._merges: dict[str, _Merge] = {}
+        self._best: dict[str, tuple[Any, Any]] = {}
+        self._candle: dict[tuple[str, str], int] = {}
+
+    def apply(self, events: Sequence[Event]) -> None:
+        traded: set[str] = set()
+        for e in events:
+            if isinstance(e, BookChanged):
+                self._book(e)
+            elif isinstance(e, TradeExecuted):
+                traded.add(e.symbol)
+                self._trade(e)
+            elif isinstance(e, ORDER_EVENTS):
+                self._order(e)
+            elif isinstance(e, BalanceChanged):
+                self._balance(e)
+        for symbol in traded:
+            self._after_trades(symbol, events[-1].ts)
+
+    # -- market streams --------------------------------------------------------------------
+    def _book(self, e: BookChanged) -> None:
+        m, uid = self.venue.markets[e.symbol], self.md.last_update_id(e.symbol)
+        topic = f"depth@{e.symbol}"
+        if self.hub.has(topic):
+            data = {"e": "depth", "E": e.ts, "s": e.symbol, "U": uid, "u": uid,
+                    "b": levels_json(e.bids, m), "a": levels_json(e.asks, m)}  # fmt: skip
+            self.hub.publish(topic, frame(topic, data))
+        merge = self._merges.get(e.symbol)
+        if merge is None:
+            merge = self._merges[e.symbol] = _Merge(uid)
+        merge.last, merge.ts = uid, e.ts
+        merge.bids.update(e.bids)
+        merge.asks.update(e.asks)
+        self._book_ticker(e.symbol, m, uid, e.ts)
+
+    def _book_ticker(self, symbol: str, m: Market, uid: int, ts: int) -> None:
+        best = self.md.best(symbol)
+        if self._best.get(symbol) == best:
+            return
+        self._best[symbol] = best
+        topic = f"bookTicker@{symbol}"
+        if self.hub.has(topic):
+            self.hub.publish(topic, frame(topic, self.book_ticker(symbol, m, uid, ts)))
+
+    def book_ticker(self, symbol: str, m: Market, uid: int, ts: int) -> dict[str, Any]:
+        bid, ask = self.md.best(symbol)
+        return {
+            "e": "bookTicker", "E": ts, "s": symbol, "u": uid,
+            "b": m.price.format(bid[0]) if bid else None, "B": m.qty.format(bid[1]) if bid else None,
+            "a": m.price.format(ask[0]) if ask else None, "A": m.qty.format(ask[1]) if ask else None,
+        }  # fmt: skip
+
+    def _trade(self, e: TradeExecuted) -> None:
+        topic = f"trade@{e.symbol}"
+        if self.hub.has(topic):
+            m = self.venue.markets[e.symbol]
+            data = {"e": "trade", "E": e.ts, "s": e.symbol, "t": e.trade_id, "p": m.price.format(e.price),
+                    "q": m.qty.format(e.quantity), "m": e.is_buyer_maker, "T": e.ts}  # fmt: skip
+            self.hub.publish(topic, frame(topic, data))
+
+    def _after_trades(self, symbol: str, ts: int) -> None:
+        m = self.venue.markets[symbol]
+        topic = f"ticker@{symbol}"
+        if self.hub.has(topic):
+            data = {"e": "ticker", "E": ts, "s": symbol, **ticker_json(self.md.ticker(symbol, ts), m)}
+            self.hub.publish(topic, frame(topic, data))
+        for interval in INTERVALS:
+            topic = f"kline.{interval}@{symbol}"
+            if self.hub.has(topic):
+                self._kline(topic, symbol, interval, m, ts)
+
+    def _kline(self, topic: str, symbol: str, interval: str, m: Market, ts: int) -> None:
+        candles = self.md.klines(symbol, interval, None, None, 2)
+        previous = self._candle.get((symbol, interval))
+        self._candle[(symbol, interval)] = candles[-1].start
+        for k in candles:
+            closed = k is not candles[-1]
+            if closed and k.start != previous:
+                continue  # only re-send the previous candle once, as closed, when a new one opens
+            price = m.price.format
+            data = {"e": "kline", "E": ts, "s": symbol, "k": {
+                "t": k.start, "T": k.end, "i": interval, "o": price(k.open), "h": price(k.high),
+                "l": price(k.low), "c": price(k.close), "v": m.qty.format(k.volume),
+                "q": m.quote.format(k.quote_volume), "n": k.trades, "x": closed}}  # fmt: skip
+            self.hub.publish(topic, frame(topic, data))
+
+    def flush(self) -> None:
+        """Publish the merged 100 ms diffs (called by a timer every 100 ms)."""
+        merges, self._merges = self._merges, {}
+        for symbol, merge in merges.items():
+            topic = f"depth@{symbol}@100ms"
+            if not self.hub.has(topic):
+                continue
+            m = self.venue.markets[symbol]
+            data = {"e": "depth", "E": merge.ts, "s": symbol, "U": merge.first, "u": merge.last,
+                    "b": levels_json(sorted(merge.bids.items(), reverse=True), m),
+                    "a": levels_json(sorted(merge.asks.items()), m)}  # fmt: skip
+            self.hub.publish(topic, frame(topic, data))
+
+    def snapshot(self, symbol: str, stream: str) -> bytes:
+        """The ``depthSnapshot`` a new ``depth`` subscriber gets first, in the same id space."""
+        view, market = self.md.depth(symbol, SNAPSHOT_LEVELS), self.venue.markets[symbol]
+        data = {"e": "depthSnapshot", "E": self.clock(), "s": symbol, "u": view.last_update_id,
+                "b": levels_json(view.bids, market), "a": levels_json(view.asks, market)}  # fmt: skip
+        return frame(stream, data)
+
+    # -- private streams -------------------------------------------------------------------
+    def _order(self, e: OrderAccepted | OrderFilled | OrderCanceled | OrderExpired | OrderAmended) -> None:
+        state = e.order
+        topic = f"orders:{state.user_id}"
+        if not self.hub.has(topic):
+            return
+        m = self.venue.markets[state.symbol]
+        fills = [fill_json(e, m, self.venue.assets)] if isinstance(e, OrderFilled) else []
+        data = {"e": "order", "E": e.ts, **order_json(state, m, fills)}
+        self.hub.publish(topic, frame("orders", data))
+
+    def _balance(self, e: BalanceChanged) -> None:
+        topic = f"balances:{e.user_id}"
+        if self.hub.has(topic):
+            asset = self.venue.assets[e.asset]
+            data = {"e": "balance", "E": e.ts, "asset": e.asset, "available": asset.format(e.available),
+                    "locked": asset.format(e.locked)}  # fmt: skip
+            self.hub.publish(topic, frame("balances", data))

@@ -1,0 +1,236 @@
+"""``/ws``: market and private streams, and order entry, over one WebSocket per client.
+
+Reads happen only in the handler task; every write (answers, snapshots, stream frames) goes
+through the connection's bounded outbox and its single writer task, so frames keep their
+order and the engine never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
+``RATE`` requests per second (burst ``BURST``); past them a request gets an error answer, and a
+client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
+20 s and drops peers that stop answering; shutdown closes every socket with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from exchange import signing
+from exchange.service.hub import Outbox
+from exchange.service.ratelimit import TokenBucketLimiter
+from exchange.web import orders
+from exchange.web.auth import now_ms, session_from_cookie
+from exchange.web.errors import ApiError
+from exchange.web.keys import ACCOUNTS, FEED, HUB, SETTINGS, USER_LIMITER, VENUE, WS_CONNS, WS_COUNT
+from exchange.web.streams import StreamError, parse_stream
+
+MAX_STREAMS = 100
+RATE, BURST, ABUSE = 50.0, 100, 200
+
+
+class WsRequest(msgspec.Struct):
+    method: str
+    params: msgspec.Raw = msgspec.Raw(b"")
+    id: int | str | None = None
+
+
+_decode_request = msgspec.json.Decoder(WsRequest).decode
+
+
+class Connection:
+    def __init__(self, app: web.Application, ws: web.WebSocketResponse, user_id: int | None) -> None:
+        self.app = app
+        self.ws = ws
+        self.user_id = user_id
+        self.streams: dict[str, str] = {}  # stream name -> hub topic
+        self.outbox = Outbox(app[SETTINGS].ws_outbox, self._evict)
+        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
+        self.refused = 0
+
+    # -- writing ---------------------------------------------------------------------------
+    def send(self, data: dict[str, Any]) -> None:
+        self.outbox.offer(orjson.dumps(data))
+
+    async def write_loop(self) -> None:
+        ws = self.ws
+        await self.outbox.drain(lambda f: ws.send_frame(f, WSMsgType.TEXT))
+
+    def _evict(self) -> None:
+        # The hub drops this outbox from every topic itself, after its publish loop.
+        asyncio.get_running_loop().create_task(self.close(WSCloseCode.POLICY_VIOLATION, "slow consumer"))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.outbox.close()
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, message=reason.encode())
+
+    # -- reading ---------------------------------------------------------------------------
+    async def on_text(self, text: str) -> None:
+        try:
+            req = _decode_request(text)
+        except msgspec.DecodeError as exc:
+            self.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": f"bad message: {exc}"}})
+            return
+        if self.limiter.check(0, time.monotonic()):
+            self.refused += 1
+            self._error(req.id, "RATE_LIMITED", "too many messages; slow down")
+            if self.refused >= ABUSE:
+                await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
+            return
+        try:
+            result = await self._dispatch(req)
+        except ApiError as exc:
+            self._error(req.id, exc.code, exc.message)
+            return
+        self.send({"id": req.id, "result": result})
+        if req.method == "SUBSCRIBE":
+            self._snapshots(req)
+
+    def _error(self, req_id: int | str | None, code: str, message: str) -> None:
+        self.send({"id": req_id, "error": {"code": code, "message": message}})
+
+    async def _dispatch(self, req: WsRequest) -> Any:
+        method = req.method
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            names = _stream_list(req.params)
+            (self._subscribe if method == "SUBSCRIBE" else self._unsubscribe)(names)
+            return None
+        if method == "LIST_SUBSCRIPTIONS":
+            return list(self.streams)
+        if method == "AUTH":
+            return self._auth(req.params)
+        if method in ORDER_METHODS:
+            return await self._order(method, bytes(req.params))
+        raise ApiError(400, "INVALID_REQUEST", f"unknown method {method!r}")
+
+    def _subscribe(self, names: list[str]) -> None:
+        topics = {}
+        for name in names:
+            try:
+                topics[name] = parse_stream(name, self.app[VENUE], self.user_id)
+            except StreamError as exc:
+                raise ApiError(exc.status, exc.code, exc.message) from None
+        if len(self.streams.keys() | topics.keys()) > MAX_STREAMS:
+            raise ApiError(400, "INVALID_REQUEST", f"at most {MAX_STREAMS} streams per connection")
+        hub = self.app[HUB]
+        for name, topic in topics.items():
+            self.streams[name] = topic
+            hub.subscribe(topic, self.outbox)
+
+    def _snapshots(self, req: WsRequest) -> None:
+        """Right after the SUBSCRIBE answer, in the same step: no diff can come between."""
+        feed, venue = self.app[FEED], self.app[VENUE]
+        for name in _stream_list(req.params):
+            kind, _, rest = name.partition("@")
+            if kind == "depth":
+                self.outbox.offer(feed.snapshot(rest.split("@")[0], name))
+            elif kind == "bookTicker":
+                symbol = rest
+                uid = feed.md.last_update_id(symbol)
+                data = feed.book_ticker(symbol, venue.markets[symbol], uid, now_ms())
+                self.outbox.offer(orjson.dumps({"stream": name, "data": data}))
+
+    def _unsubscribe(self, names: list[str]) -> None:
+        hub = self.app[HUB]
+        for name in names:
+            topic = self.streams.pop(name, None)
+            if topic is not None:
+                hub.unsubscribe(topic, self.outbox)
+
+    def _auth(self, raw: msgspec.Raw) -> None:
+        try:
+            params = msgspec.json.decode(bytes(raw), type=AuthParams)
+        except msgspec.DecodeError:
+            raise ApiError(400, "INVALID_REQUEST", "AUTH takes {apiKey, timestamp, signature}") from None
+        found = self.app[ACCOUNTS].api_key(params.apiKey)
+        problem = "unknown or revoked API key" if found is None else signing.verify_ws_auth(
+            found[1], params.timestamp, params.signature, now_ms())  # fmt: skip
+        if problem is not None or found is None:
+            raise ApiError(401, "UNAUTHORIZED", problem or "unauthorized")
+        self.user_id = found[0]
+
+    async def _order(self, method: str, raw: bytes) -> Any:
+        if self.user_id is None:
+            raise ApiError(401, "UNAUTHORIZED", "authenticate first (session cookie or AUTH)")
+        wait = self.app[USER_LIMITER].check(self.user_id, time.monotonic())
+        if wait:
+            raise ApiError(429, "RATE_LIMITED", "too many requests; slow down")
+        app, user = self.app, self.user_id
+        if method == "ORDER.PLACE":
+            return await orders.place(app, user, raw)
+        if method == "ORDER.CANCEL":
+            return await orders.cancel(app, user, raw)
+        if method == "ORDER.AMEND":
+            return await orders.amend(app, user, raw)
+        return await orders.cancel_all(app, user, orders.cancel_all_symbol(app, raw))
+
+
+ORDER_METHODS = frozenset({"ORDER.PLACE", "ORDER.CANCEL", "ORDER.CANCEL_ALL", "ORDER.AMEND"})
+
+
+class AuthParams(msgspec.Struct):
+    apiKey: str
+    timestamp: int
+    signature: str
+
+
+def _stream_list(raw: msgspec.Raw) -> list[str]:
+    try:
+        names = msgspec.json.decode(bytes(raw) or b"null", type=list[str])
+    except msgspec.DecodeError:
+        raise ApiError(400, "INVALID_REQUEST", "params must be a list of stream names") from None
+    return names
+
+
+def _cap_send_buffer(request: web.Request, size: int) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if size and sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    if not _same_origin(request):
+        raise ApiError(403, "FORBIDDEN", "cross-origin WebSocket connections are refused")
+    session = session_from_cookie(request)
+    limit = request.app[SETTINGS].ws_writer_limit
+    ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024, writer_limit=limit)
+    await ws.prepare(request)
+    app = request.app
+    _cap_send_buffer(request, app[SETTINGS].ws_sndbuf)
+    conn = Connection(app, ws, session.user_id if session else None)
+    app[WS_CONNS].add(conn)
+    app[WS_COUNT][0] += 1
+    writer = asyncio.create_task(conn.write_loop())
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await conn.on_text(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                conn.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": "send text frames"}})
+    finally:
+        app[HUB].drop(conn.outbox)
+        app[WS_CONNS].discard(conn)
+        app[WS_COUNT][0] -= 1
+        conn.outbox.close()
+        writer.cancel()
+        with contextlib.suppress(BaseException):
+            await writer
+    return ws
+
+
+async def close_all(app: web.Application) -> None:
+    """on_shutdown: every socket gets 1001 GOING_AWAY."""
+    open_now: set[Connection] = app[WS_CONNS]
+    conns = list(open_now)
+    await asyncio.gather(*(c.close(WSCloseCode.GOING_AWAY, "server shutdown") for c in conns))
