@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from exchange.client import Client, ExchangeError
+from exchange.wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,21 @@ def test_two_bots_trade_through_the_real_process(served: tuple[str, subprocess.P
     asyncio.run(trade())
 
 
-def test_sigterm_drains_and_exits_zero(served: tuple[str, subprocess.Popen[bytes]]) -> None:
-    _, proc = served
-    proc.send_signal(signal.SIGTERM)
+def test_sigterm_closes_sockets_going_away_drains_and_exits_zero(
+    served: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, proc = served
+
+    async def connected_during_shutdown() -> tuple[int | None, str]:
+        async with WsClient(url) as ws:
+            await ws.subscribe("trade@SOL_USDC")
+            proc.send_signal(signal.SIGTERM)
+            for _ in range(100):
+                if ws.closed_with is not None:
+                    return ws.closed_with
+                await asyncio.sleep(0.05)
+        raise AssertionError("the socket was not closed by the shutdown")
+
+    code, reason = asyncio.run(connected_during_shutdown())
+    assert (code, reason) == (1001, "server shutdown")
     assert proc.wait(timeout=20) == 0

@@ -294,3 +294,23 @@ async def test_message_flood_is_refused_then_the_abuser_is_closed(base_url: str)
         while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT:
             pass
         assert ws.close_code == 1008
+
+
+async def test_a_gap_in_the_diffs_makes_the_client_resync_from_a_fresh_snapshot(
+    make_user: MakeUser, base_url: str
+) -> None:
+    alice = await make_user()
+    async with WsClient(base_url) as ws:
+        await ws.subscribe("depth@SOL_USDC")
+        await ws.next("depth@SOL_USDC")  # the snapshot
+        book = ws.books["depth@SOL_USDC"]
+        assert book.last_u is not None
+        book.last_u -= 1  # as if a diff had been lost: the next one no longer follows
+        await alice.place_order(SOL, "buy", price="99", quantity="1")
+        await alice.place_order(SOL, "buy", price="98", quantity="1")
+        for _ in range(20):
+            if ws.gaps and book.last_u == (await alice.depth(SOL))["lastUpdateId"]:
+                break
+            await asyncio.sleep(0.05)
+        assert ws.gaps == 1
+        assert book.levels() == ([["99.00", "1.00"], ["98.00", "1.00"]], [])

@@ -73,3 +73,18 @@ async def test_a_stuck_writer_does_not_stop_publishing_to_others() -> None:
         await asyncio.sleep(0)
     assert stuck.overflowed and len(live.frames) == 10
     writer.cancel()
+
+
+def test_local_book_applies_diffs_drops_stale_ones_and_detects_gaps() -> None:
+    import pytest
+
+    from exchange.wsclient import GapError, LocalBook
+
+    book = LocalBook()
+    book.apply({"U": 1, "u": 1, "b": [["1.00", "1"]], "a": []})  # before the snapshot: ignored
+    book.load({"u": 5, "b": [["10.00", "2"]], "a": [["11.00", "1"]]})
+    book.apply({"U": 4, "u": 5, "b": [["10.00", "9"]], "a": []})  # stale: already in the snapshot
+    book.apply({"U": 6, "u": 6, "b": [["10.00", "0"], ["9.50", "3"]], "a": []})
+    assert book.levels() == ([["9.50", "3"]], [["11.00", "1"]]) and book.last_u == 6
+    with pytest.raises(GapError):
+        book.apply({"U": 8, "u": 8, "b": [], "a": []})
