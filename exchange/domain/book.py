@@ -25,8 +25,8 @@ from itertools import islice
 
 from sortedcontainers import SortedDict
 
-from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.domain.events import OrderState, OrderStatus
+from exchange.domain.commands import BUY, SELL, OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.events import NEW, OrderState
 
 
 class Order:
@@ -35,7 +35,7 @@ class Order:
     __slots__ = (
         "id", "user", "symbol", "side", "type", "tif", "price", "qty", "quote_qty",
         "remaining", "executed", "executed_quote", "status", "coid", "post_only", "stp",
-        "created", "updated", "queue", "live",
+        "created", "updated", "queue", "live", "level",
     )  # fmt: skip
 
     def __init__(
@@ -66,7 +66,7 @@ class Order:
         self.remaining = qty or 0
         self.executed = 0
         self.executed_quote = 0
-        self.status = OrderStatus.NEW
+        self.status = NEW
         self.coid = coid
         self.post_only = post_only
         self.stp = stp
@@ -74,35 +74,30 @@ class Order:
         self.updated = ts
         self.queue = 0
         self.live = False
+        #: The Level this order rests in while live (saves a ladder look-up on every change).
+        self.level: Level | None = None
 
     def clone(self) -> Order:
         """A fresh object for re-queueing: the dead one may still sit in an old level's deque."""
         copy = Order.__new__(Order)
         for name in Order.__slots__:
             setattr(copy, name, getattr(self, name))
-        copy.live = False
+        copy.live, copy.level = False, None
         return copy
 
     def state(self) -> OrderState:
         return OrderState(
-            order_id=self.id,
-            user_id=self.user,
-            symbol=self.symbol,
-            side=self.side,
-            type=self.type,
-            time_in_force=self.tif,
-            price=self.price,
-            quantity=self.qty,
-            quote_quantity=self.quote_qty,
-            executed_qty=self.executed,
-            executed_quote=self.executed_quote,
-            status=self.status,
-            client_order_id=self.coid,
-            post_only=self.post_only,
-            stp=self.stp,
-            created_at=self.created,
-            updated_at=self.updated,
-        )
+            self.id, self.user, self.symbol, self.side, self.type, self.tif, self.price, self.qty,
+            self.quote_qty, self.executed, self.executed_quote, self.status, self.coid, self.post_only,
+            self.stp, self.created, self.updated,
+        )  # fmt: skip
+
+
+def _sorted_items(touched: dict[int, Level], reverse: bool) -> list[tuple[int, Level]]:
+    items = list(touched.items())
+    if len(items) > 1:  # one level is the common case: no sort
+        items.sort(reverse=reverse)
+    return items
 
 
 class Level:
@@ -127,7 +122,10 @@ class Level:
 
 
 class OrderBook:
-    __slots__ = ("symbol", "bids", "asks", "index", "next_queue", "touched_bids", "touched_asks")
+    __slots__ = (
+        "symbol", "bids", "asks", "index", "next_queue", "touched_bids", "touched_asks", "_best_bid",
+        "_best_ask",
+    )  # fmt: skip
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -135,24 +133,30 @@ class OrderBook:
         self.asks: SortedDict = SortedDict()
         self.index: dict[int, Order] = {}
         self.next_queue = 1
-        self.touched_bids: set[int] = set()
-        self.touched_asks: set[int] = set()
+        #: Levels changed since the last drain, by price; a level emptied meanwhile reads as 0.
+        self.touched_bids: dict[int, Level] = {}
+        self.touched_asks: dict[int, Level] = {}
+        self._best_bid: int | None = None
+        self._best_ask: int | None = None
 
     # -- queries ---------------------------------------------------------------------------
     def best_bid(self) -> int | None:
-        return -self.bids.peekitem(0)[0] if self.bids else None
+        return self._best_bid
 
     def best_ask(self) -> int | None:
-        return self.asks.peekitem(0)[0] if self.asks else None
+        return self._best_ask
 
     def best_level(self, side: Side) -> Level | None:
         """Best level of ``side``'s ladder (bids for BUY, asks for SELL)."""
-        ladder = self.bids if side is Side.BUY else self.asks
-        return ladder.peekitem(0)[1] if ladder else None
+        if side is BUY:
+            bid = self._best_bid
+            return self.bids[-bid] if bid is not None else None
+        ask = self._best_ask
+        return self.asks[ask] if ask is not None else None
 
     def levels(self, side: Side) -> Iterator[Level]:
         """Levels of ``side``'s ladder, best first, lazily."""
-        ladder = self.bids if side is Side.BUY else self.asks
+        ladder = self.bids if side is BUY else self.asks
         return iter(ladder.values())
 
     def depth(self, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -166,21 +170,23 @@ class OrderBook:
         """Queue ``order`` at the back of its price level."""
         assert order.price is not None and order.remaining > 0 and not order.live
         price = order.price
-        if order.side is Side.BUY:
+        if order.side is BUY:
             ladder, key, touched = self.bids, -price, self.touched_bids
         else:
             ladder, key, touched = self.asks, price, self.touched_asks
         level = ladder.get(key)
         if level is None:
             level = ladder[key] = Level(price)
+            self._improve(order.side, price)
         order.queue = self.next_queue
         self.next_queue += 1
         order.live = True
+        order.level = level
         level.orders.append(order)
         level.total += order.remaining
         level.live += 1
         self.index[order.id] = order
-        touched.add(price)
+        touched[price] = level
 
     def remove(self, order: Order) -> None:
         """Take a resting order out of the book (cancel, expiry, or before a re-queue)."""
@@ -204,7 +210,7 @@ class OrderBook:
         """Account a fill of ``qty`` against ``maker``, the front order of ``level``."""
         maker.remaining -= qty
         level.total -= qty
-        (self.touched_bids if maker.side is Side.BUY else self.touched_asks).add(level.price)
+        (self.touched_bids if maker.side is BUY else self.touched_asks)[level.price] = level
         if maker.remaining == 0:
             maker.live = False
             level.orders.popleft()
@@ -215,42 +221,55 @@ class OrderBook:
 
     def drain_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
         """Levels touched since the last drain with their totals now (0 = gone), or None."""
-        if not self.touched_bids and not self.touched_asks:
+        touched_bids, touched_asks = self.touched_bids, self.touched_asks
+        if not touched_bids and not touched_asks:
             return None
-        bids = [(p, self._total(self.bids, -p)) for p in sorted(self.touched_bids, reverse=True)]
-        asks = [(p, self._total(self.asks, p)) for p in sorted(self.touched_asks)]
-        self.touched_bids.clear()
-        self.touched_asks.clear()
+        bids = [(p, lv.total if lv.live else 0) for p, lv in _sorted_items(touched_bids, True)]
+        asks = [(p, lv.total if lv.live else 0) for p, lv in _sorted_items(touched_asks, False)]
+        touched_bids.clear()
+        touched_asks.clear()
         return bids, asks
 
     # -- internals -------------------------------------------------------------------------
-    @staticmethod
-    def _total(ladder: SortedDict, key: int) -> int:
-        level = ladder.get(key)
-        return level.total if level is not None else 0
-
     def _level_of(self, order: Order) -> Level:
-        assert order.price is not None
-        if order.side is Side.BUY:
-            self.touched_bids.add(order.price)
-            return self.bids[-order.price]  # type: ignore[no-any-return]
-        self.touched_asks.add(order.price)
-        return self.asks[order.price]  # type: ignore[no-any-return]
+        level = order.level
+        assert level is not None and order.live
+        (self.touched_bids if order.side is BUY else self.touched_asks)[level.price] = level
+        return level
 
     def _drop(self, side: Side, level: Level) -> None:
-        if side is Side.BUY:
-            del self.bids[-level.price]
+        if side is BUY:
+            bids = self.bids
+            del bids[-level.price]
+            if level.price == self._best_bid:
+                self._best_bid = -bids.peekitem(0)[0] if bids else None
         else:
-            del self.asks[level.price]
+            asks = self.asks
+            del asks[level.price]
+            if level.price == self._best_ask:
+                self._best_ask = asks.peekitem(0)[0] if asks else None
+
+    def _improve(self, side: Side, price: int) -> None:
+        """A new level at ``price``: is it the new best? (The best prices are cached: the
+        matcher and every crossing check read them, and a SortedDict peek costs a few calls.)"""
+        if side is BUY:
+            if self._best_bid is None or price > self._best_bid:
+                self._best_bid = price
+        elif self._best_ask is None or price < self._best_ask:
+            self._best_ask = price
 
     # -- integrity -------------------------------------------------------------------------
     def check_integrity(self) -> None:
         """Raise AssertionError if any invariant of the module docstring is broken."""
         bid, ask = self.best_bid(), self.best_ask()
+        real_bid = -self.bids.peekitem(0)[0] if self.bids else None
+        real_ask = self.asks.peekitem(0)[0] if self.asks else None
+        if (bid, ask) != (real_bid, real_ask):
+            raise AssertionError(f"{self.symbol}: cached best {(bid, ask)} != ladders {(real_bid, real_ask)}")
         if bid is not None and ask is not None and bid >= ask:
             raise AssertionError(f"{self.symbol}: book crossed, bid {bid} >= ask {ask}")
         seen: set[int] = set()
-        for side, ladder, sign in ((Side.BUY, self.bids, -1), (Side.SELL, self.asks, 1)):
+        for side, ladder, sign in ((BUY, self.bids, -1), (SELL, self.asks, 1)):
             for key, level in ladder.items():
                 self._check_level(side, sign * key, level, seen)
         if seen != set(self.index):

@@ -36,6 +36,15 @@ class SelfTradePrevention(enum.StrEnum):
     NONE = "none"
 
 
+# Members as plain module constants: on CPython 3.11 ``Side.BUY`` is a ~70 ns class-attribute
+# lookup through the enum machinery, a module global about 10 ns; the engine uses them per fill.
+BUY, SELL = Side.BUY, Side.SELL
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+EXPIRE_TAKER, EXPIRE_MAKER = SelfTradePrevention.EXPIRE_TAKER, SelfTradePrevention.EXPIRE_MAKER
+EXPIRE_BOTH, STP_NONE = SelfTradePrevention.EXPIRE_BOTH, SelfTradePrevention.NONE
+
+
 class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     user_id: int
     seq: int = 0

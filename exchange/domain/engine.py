@@ -13,24 +13,34 @@ larger quantity takes the order out and queues it again as a GTC taker, which ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from exchange.domain import risk
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
+    BUY,
+    EXPIRE_MAKER,
+    EXPIRE_TAKER,
+    FOK,
+    GTC,
+    IOC,
+    MARKET,
+    SELL,
+    STP_NONE,
     AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
     Command,
     Onramp,
-    OrderType,
     PlaceOrder,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
 )
 from exchange.domain.events import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    PARTIALLY_FILLED,
     BalanceChanged,
     BookChanged,
     Event,
@@ -51,32 +61,32 @@ from exchange.domain.reasons import Reason
 from exchange.domain.risk import Rejection
 from exchange.domain.state import EngineState
 
-_EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
-_EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
-_NO_STP = SelfTradePrevention.NONE
+_MAKER, _TAKER = Role.MAKER, Role.TAKER
 
 
 class Engine(EngineState):
     """All books and balances of one venue. See the module docstring for the rules."""
 
+    def __init__(
+        self, assets: Mapping[str, Asset], markets: Mapping[str, Market], closed_cache: int = 100_000
+    ):
+        super().__init__(assets, markets, closed_cache)
+        self._dispatch: dict[type, Callable[[Any, list[Event]], Rejection | None]] = {
+            PlaceOrder: self._place, CancelOrder: self._cancel, AmendOrder: self._amend,
+            CancelAll: self._cancel_all, Onramp: self._onramp,
+        }  # fmt: skip
+
     def handle(self, cmd: AnyCommand) -> list[Event]:
         self._seq, self._ts = cmd.seq, cmd.ts
         self.last_seq = cmd.seq
         out: list[Event] = []
+        handler = self._dispatch.get(type(cmd))
         if cmd.user_id <= FEE_ACCOUNT:
             rejected: Rejection | None = Rejection(Reason.INVALID_REQUEST, "unknown user")
-        elif isinstance(cmd, PlaceOrder):
-            rejected = self._place(cmd, out)
-        elif isinstance(cmd, CancelOrder):
-            rejected = self._cancel(cmd, out)
-        elif isinstance(cmd, AmendOrder):
-            rejected = self._amend(cmd, out)
-        elif isinstance(cmd, CancelAll):
-            rejected = self._cancel_all(cmd, out)
-        elif isinstance(cmd, Onramp):
-            rejected = self._onramp(cmd, out)
-        else:
+        elif handler is None:
             rejected = Rejection(Reason.INVALID_REQUEST, f"unknown command {type(cmd).__name__}")
+        else:
+            rejected = handler(cmd, out)
         if rejected is not None:
             return [self._rejected(cmd, rejected)]
         self._emit_changes(out)
@@ -100,20 +110,20 @@ class Engine(EngineState):
         if cmd.post_only and risk.crosses(book, order.side, order.price or 0):
             return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
         self._open(order)
-        out.append(OrderAccepted(seq=self._seq, ts=self._ts, order=order.state()))
-        if order.tif is TimeInForce.FOK and not risk.fok_fillable(book, order):
-            self._end(order, OrderStatus.EXPIRED, out, why="FOK")
+        out.append(OrderAccepted(self._seq, self._ts, order.state()))
+        if order.tif is FOK and not risk.fok_fillable(book, order):
+            self._end(order, EXPIRED, out, why="FOK")
             return None
         self.ledger.hold(order.user, asset, hold)
         self.dirty.add(cmd.symbol)
-        self._take(order, m, book, out, hold if order.price is None and order.side is Side.BUY else None)
+        self._take(order, m, book, out, hold if order.price is None and order.side is BUY else None)
         return None
 
     def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
-        market = cmd.type is OrderType.MARKET
+        market = cmd.type is MARKET
         order = Order(
             self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, cmd.type,
-            TimeInForce.IOC if market else cmd.time_in_force, cmd.price, cmd.quantity,
+            IOC if market else cmd.time_in_force, cmd.price, cmd.quantity,
             cmd.quote_quantity, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
         )  # fmt: skip
         if cmd.quote_quantity is not None:
@@ -122,7 +132,7 @@ class Engine(EngineState):
 
     @staticmethod
     def _place_hold(cmd: PlaceOrder, m: Market, book: OrderBook, order: Order) -> tuple[str, int]:
-        if cmd.side is Side.SELL:
+        if cmd.side is SELL:
             return m.base.name, m.base_amount(order.remaining)
         if cmd.price is not None:
             return m.quote.name, m.notional(cmd.price, order.remaining)
@@ -137,19 +147,19 @@ class Engine(EngineState):
             self.ledger.release(t.user, m.quote.name, budget)
         if t.remaining == 0:
             self._forget(t, t.state())
-        elif stop != "stp" and t.tif is TimeInForce.GTC and t.price is not None:
+        elif stop != "stp" and t.tif is GTC and t.price is not None:
             book.add(t)
         else:
             if budget is None:
                 self.ledger.release(t.user, *self._resting_hold(t, m))
             why = "STP" if stop == "stp" else ("MARKET" if t.price is None else t.tif.value)
-            self._end(t, OrderStatus.EXPIRED, out, why=why)
+            self._end(t, EXPIRED, out, why=why)
 
     def _match(
         self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None
     ) -> tuple[str, int | None]:
-        buy = t.side is Side.BUY
-        opposite = Side.SELL if buy else Side.BUY
+        buy = t.side is BUY
+        opposite = SELL if buy else BUY
         limit = t.price
         while t.remaining > 0:
             level = book.best_level(opposite)
@@ -159,10 +169,10 @@ class Engine(EngineState):
             if limit is not None and (price > limit if buy else price < limit):
                 return "price", budget
             maker = level.front()
-            if maker.user == t.user and t.stp is not _NO_STP:
-                if t.stp is not _EXPIRE_TAKER:
+            if maker.user == t.user and t.stp is not STP_NONE:
+                if t.stp is not EXPIRE_TAKER:
                     self._expire_resting(maker, m, book, out)
-                if t.stp is not _EXPIRE_MAKER:
+                if t.stp is not EXPIRE_MAKER:
                     return "stp", budget
                 continue
             qty = t.remaining if t.remaining < maker.remaining else maker.remaining
@@ -180,48 +190,45 @@ class Engine(EngineState):
     def _trade(
         self, t: Order, maker: Order, level: Level, qty: int, m: Market, book: OrderBook, out: list[Event]
     ) -> None:
+        """One fill: settle both sides (fees from what each receives), update, emit. Hot path."""
         price = level.price
         base = qty * m.base_per_step
         quote = price * qty * m.quote_per_tick_step
-        if t.side is Side.BUY:
-            buyer, seller = t, maker
+        base_asset, quote_asset = m.base.name, m.quote.name
+        pay = self.ledger.pay
+        if t.side is BUY:
             taker_fee, maker_fee = m.taker_fee.fee(base), m.maker_fee.fee(quote)
-            buyer_fee, seller_fee = taker_fee, maker_fee
+            pay(maker.user, t.user, base_asset, base, taker_fee)
+            pay(t.user, maker.user, quote_asset, quote, maker_fee)
+            if t.price is not None and t.price != price:  # the taker buy's price improvement
+                self.ledger.release(t.user, quote_asset, (t.price - price) * qty * m.quote_per_tick_step)
+            taker_fee_asset, maker_fee_asset = base_asset, quote_asset
         else:
-            buyer, seller = maker, t
             taker_fee, maker_fee = m.taker_fee.fee(quote), m.maker_fee.fee(base)
-            buyer_fee, seller_fee = maker_fee, taker_fee
-        ledger = self.ledger
-        ledger.pay(seller.user, buyer.user, m.base.name, base, buyer_fee)
-        ledger.pay(buyer.user, seller.user, m.quote.name, quote, seller_fee)
-        if buyer.price is not None and buyer.price != price:  # a taker buy's price improvement
-            ledger.release(buyer.user, m.quote.name, m.notional(buyer.price - price, qty))
+            pay(t.user, maker.user, base_asset, base, maker_fee)
+            pay(maker.user, t.user, quote_asset, quote, taker_fee)
+            taker_fee_asset, maker_fee_asset = quote_asset, base_asset
         book.fill_front(level, maker, qty)
         t.remaining -= qty
-        ts = self._ts
+        ts, seq = self._ts, self._seq
         for o in (maker, t):
             o.executed += qty
             o.executed_quote += quote
             o.updated = ts
-            o.status = OrderStatus.FILLED if o.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+            o.status = FILLED if o.remaining == 0 else PARTIALLY_FILLED
         trade_id = self.next_trade_id
-        self.next_trade_id += 1
-        seq = self._seq
+        self.next_trade_id = trade_id + 1
         out.append(TradeExecuted(
-            seq=seq, ts=ts, trade_id=trade_id, symbol=m.symbol, price=price, quantity=qty,
-            quote_quantity=quote, taker_side=t.side, maker_order_id=maker.id, taker_order_id=t.id,
-            maker_user_id=maker.user, taker_user_id=t.user, maker_fee=maker_fee, taker_fee=taker_fee,
+            seq, ts, trade_id, m.symbol, price, qty, quote, t.side, maker.id, t.id, maker.user, t.user,
+            maker_fee, taker_fee,
         ))  # fmt: skip
         maker_state = maker.state()
-        for o, state, fee, role in (
-            (maker, maker_state, maker_fee, Role.MAKER),
-            (t, t.state(), taker_fee, Role.TAKER),
-        ):
-            out.append(OrderFilled(
-                seq=seq, ts=ts, order=state, trade_id=trade_id, price=price, quantity=qty,
-                quote_quantity=quote, fee=fee, role=role,
-                fee_asset=m.base.name if o is buyer else m.quote.name,
-            ))  # fmt: skip
+        out.append(
+            OrderFilled(seq, ts, maker_state, trade_id, price, qty, quote, maker_fee, maker_fee_asset, _MAKER)
+        )
+        out.append(
+            OrderFilled(seq, ts, t.state(), trade_id, price, qty, quote, taker_fee, taker_fee_asset, _TAKER)
+        )
         if maker.remaining == 0:
             self._forget(maker, maker_state)
 
@@ -280,7 +287,7 @@ class Engine(EngineState):
                 book.reduce(o, o.qty - qty)
                 self.dirty.add(o.symbol)
             o.qty, o.updated = qty, self._ts
-            out.append(OrderAmended(seq=self._seq, ts=self._ts, order=o.state(), requeued=False))
+            out.append(OrderAmended(self._seq, self._ts, o.state(), False))
             return None
         return self._requeue(o, m, book, price, qty, out)
 
@@ -299,9 +306,9 @@ class Engine(EngineState):
         self.ledger.hold(o.user, asset, new_hold)
         new = o.clone()
         new.price, new.qty, new.remaining, new.updated = price, qty, qty - o.executed, self._ts
-        new.tif = TimeInForce.GTC
+        new.tif = GTC
         self.orders[new.id] = self.user_orders[new.user][new.id] = new
-        out.append(OrderAmended(seq=self._seq, ts=self._ts, order=new.state(), requeued=True))
+        out.append(OrderAmended(self._seq, self._ts, new.state(), True))
         self._take(new, m, book, out, None)
         return None
 
@@ -319,20 +326,18 @@ class Engine(EngineState):
         if bal.available + bal.locked + cmd.amount >= MAX_AMOUNT:
             return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
         self.ledger.deposit(cmd.user_id, cmd.asset, cmd.amount)
-        out.append(
-            Onramped(seq=self._seq, ts=self._ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount)
-        )
+        out.append(Onramped(self._seq, self._ts, cmd.user_id, cmd.asset, cmd.amount))
         return None
 
     # -- order lifecycle -------------------------------------------------------------------
     def _cancel_resting(self, o: Order, out: list[Event]) -> None:
         m = self.markets[o.symbol]
         self._pull(o, m, self.books[o.symbol])
-        self._end(o, OrderStatus.CANCELED, out)
+        self._end(o, CANCELED, out)
 
     def _expire_resting(self, o: Order, m: Market, book: OrderBook, out: list[Event]) -> None:
         self._pull(o, m, book)
-        self._end(o, OrderStatus.EXPIRED, out, why="STP")
+        self._end(o, EXPIRED, out, why="STP")
 
     def _pull(self, o: Order, m: Market, book: OrderBook) -> None:
         book.remove(o)
@@ -343,7 +348,7 @@ class Engine(EngineState):
     def _resting_hold(o: Order, m: Market, qty: int | None = None) -> tuple[str, int]:
         """(asset, amount) a limit order holds for ``qty`` (default: its remaining)."""
         qty = o.remaining if qty is None else qty
-        if o.side is Side.BUY:
+        if o.side is BUY:
             assert o.price is not None
             return m.quote.name, m.notional(o.price, qty)
         return m.base.name, m.base_amount(qty)
@@ -351,35 +356,27 @@ class Engine(EngineState):
     def _end(self, o: Order, status: OrderStatus, out: list[Event], why: str = "") -> None:
         o.status, o.updated = status, self._ts
         state = o.state()
-        if status is OrderStatus.CANCELED:
-            out.append(OrderCanceled(seq=self._seq, ts=self._ts, order=state))
-        elif status is OrderStatus.EXPIRED:
-            out.append(OrderExpired(seq=self._seq, ts=self._ts, order=state, why=why))
+        if status is CANCELED:
+            out.append(OrderCanceled(self._seq, self._ts, state))
+        elif status is EXPIRED:
+            out.append(OrderExpired(self._seq, self._ts, state, why))
         self._forget(o, state)
 
     def _rejected(self, cmd: Command, r: Rejection) -> OrderRejected:
         coid = getattr(cmd, "client_order_id", None)
-        return OrderRejected(
-            seq=self._seq, ts=self._ts, user_id=cmd.user_id, reason=r.reason, message=r.message,
-            client_order_id=coid,
-        )  # fmt: skip
+        return OrderRejected(self._seq, self._ts, cmd.user_id, r.reason, r.message, coid)
 
     def _emit_changes(self, out: list[Event]) -> None:
         seq, ts = self._seq, self._ts
-        if self.dirty:
-            for symbol in sorted(self.dirty):
+        dirty = self.dirty
+        if dirty:
+            for symbol in sorted(dirty) if len(dirty) > 1 else dirty:
                 changes = self.books[symbol].drain_changes()
                 if changes is not None:
-                    out.append(BookChanged(seq=seq, ts=ts, symbol=symbol, bids=changes[0], asks=changes[1]))
-            self.dirty.clear()
-        accounts = self.ledger.accounts
-        for user, asset in self.ledger.drain_touched():
-            bal = accounts[user][asset]
-            out.append(
-                BalanceChanged(
-                    seq=seq, ts=ts, user_id=user, asset=asset, available=bal.available, locked=bal.locked
-                )
-            )
+                    out.append(BookChanged(seq, ts, symbol, changes[0], changes[1]))
+            dirty.clear()
+        for (user, asset), bal in self.ledger.drain_touched():
+            out.append(BalanceChanged(seq, ts, user, asset, bal.available, bal.locked))
 
     # -- construction ----------------------------------------------------------------------
     @classmethod

@@ -1,6 +1,9 @@
 """Events: what the engine did, as frozen tagged Structs in the past tense.
 
-Every event carries the ``seq`` and ``ts`` of the command that caused it. Order events carry
+Every event carries the ``seq`` and ``ts`` of the command that caused it. Fields are
+positional (the engine builds events positionally: msgspec takes about 0.1 us for that
+against 0.6 us with keywords) and the Structs are untracked by the cyclic GC (``gc=False``):
+they hold no cycles, and the engine makes several per command. Order events carry
 the whole order as it stands after the change (``OrderState``), so REST replies, the
 ``orders`` stream and the history need no second look at engine state. One command's events
 come in this order: the order's own events and trades as they happen, then one
@@ -26,6 +29,9 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
 
 
+NEW, PARTIALLY_FILLED, FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
+CANCELED, EXPIRED = OrderStatus.CANCELED, OrderStatus.EXPIRED
+
 CLOSED_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 )
@@ -36,7 +42,7 @@ class Role(enum.StrEnum):
     TAKER = "taker"
 
 
-class OrderState(msgspec.Struct, frozen=True, kw_only=True):
+class OrderState(msgspec.Struct, frozen=True, gc=False):
     """An order at one moment; ``price`` is None for market orders."""
 
     order_id: int
@@ -58,23 +64,23 @@ class OrderState(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: int
 
 
-class Event(msgspec.Struct, frozen=True, tag_field="e", kw_only=True):
+class Event(msgspec.Struct, frozen=True, tag_field="e", gc=False):
     seq: int
     ts: int
 
 
-class OrderAccepted(Event, frozen=True, tag="accepted", kw_only=True):
+class OrderAccepted(Event, frozen=True, tag="accepted", gc=False):
     order: OrderState
 
 
-class OrderRejected(Event, frozen=True, tag="rejected", kw_only=True):
+class OrderRejected(Event, frozen=True, tag="rejected", gc=False):
     user_id: int
     reason: Reason
     message: str
     client_order_id: str | None = None
 
 
-class TradeExecuted(Event, frozen=True, tag="trade", kw_only=True):
+class TradeExecuted(Event, frozen=True, tag="trade", gc=False):
     trade_id: int
     symbol: str
     price: int
@@ -93,7 +99,7 @@ class TradeExecuted(Event, frozen=True, tag="trade", kw_only=True):
         return self.taker_side is Side.SELL
 
 
-class OrderFilled(Event, frozen=True, tag="filled", kw_only=True):
+class OrderFilled(Event, frozen=True, tag="filled", gc=False):
     """One side of one trade, from the order owner's point of view."""
 
     order: OrderState
@@ -106,30 +112,30 @@ class OrderFilled(Event, frozen=True, tag="filled", kw_only=True):
     role: Role
 
 
-class OrderCanceled(Event, frozen=True, tag="canceled", kw_only=True):
+class OrderCanceled(Event, frozen=True, tag="canceled", gc=False):
     order: OrderState
 
 
-class OrderExpired(Event, frozen=True, tag="expired", kw_only=True):
+class OrderExpired(Event, frozen=True, tag="expired", gc=False):
     """``why``: ``IOC``, ``FOK``, ``MARKET`` (remainder of a market order) or ``STP``."""
 
     order: OrderState
     why: str
 
 
-class OrderAmended(Event, frozen=True, tag="amended", kw_only=True):
+class OrderAmended(Event, frozen=True, tag="amended", gc=False):
     order: OrderState
     requeued: bool
 
 
-class BalanceChanged(Event, frozen=True, tag="balance", kw_only=True):
+class BalanceChanged(Event, frozen=True, tag="balance", gc=False):
     user_id: int
     asset: str
     available: int
     locked: int
 
 
-class BookChanged(Event, frozen=True, tag="book", kw_only=True):
+class BookChanged(Event, frozen=True, tag="book", gc=False):
     """Levels the command touched with their new total remaining quantity; 0 = gone."""
 
     symbol: str
@@ -137,7 +143,7 @@ class BookChanged(Event, frozen=True, tag="book", kw_only=True):
     asks: list[tuple[int, int]]
 
 
-class Onramped(Event, frozen=True, tag="onramped", kw_only=True):
+class Onramped(Event, frozen=True, tag="onramped", gc=False):
     user_id: int
     asset: str
     amount: int

@@ -27,15 +27,16 @@ class Balance:
 
 
 class Ledger:
-    __slots__ = ("accounts", "onramped", "user_onramped", "touched")
+    __slots__ = ("accounts", "onramped", "user_onramped", "touched", "_fees")
 
     def __init__(self) -> None:
         self.accounts: dict[int, dict[str, Balance]] = {}
         self.onramped: dict[str, int] = {}
         self.user_onramped: dict[tuple[int, str], int] = {}
-        #: (user, asset) pairs changed since the last ``drain_touched``; the fee account is
-        #: left out because nobody streams its balance and it changes on every trade.
-        self.touched: dict[tuple[int, str], None] = {}
+        #: Balances changed since the last ``drain_touched``, by (user, asset); the fee account
+        #: is left out because nobody streams its balance and it changes on every trade.
+        self.touched: dict[tuple[int, str], Balance] = {}
+        self._fees: dict[str, Balance] = {}
 
     def balance(self, user: int, asset: str) -> Balance:
         account = self.accounts.get(user)
@@ -52,11 +53,12 @@ class Ledger:
         return bal.available if bal else 0
 
     def deposit(self, user: int, asset: str, amount: int) -> None:
-        self.balance(user, asset).available += amount
+        bal = self.balance(user, asset)
+        bal.available += amount
         self.onramped[asset] = self.onramped.get(asset, 0) + amount
         key = (user, asset)
         self.user_onramped[key] = self.user_onramped.get(key, 0) + amount
-        self.touched[key] = None
+        self.touched[key] = bal
 
     def hold(self, user: int, asset: str, amount: int) -> None:
         bal = self.balance(user, asset)
@@ -64,36 +66,39 @@ class Ledger:
             raise AssertionError(f"hold {amount} {asset} > available {bal.available} of {user}")
         bal.available -= amount
         bal.locked += amount
-        self.touched[(user, asset)] = None
+        self.touched[(user, asset)] = bal
 
     def release(self, user: int, asset: str, amount: int) -> None:
         if amount == 0:
             return
-        bal = self.balance(user, asset)
+        bal = self.accounts[user][asset]  # whoever releases has held before
         if amount > bal.locked:
             raise AssertionError(f"release {amount} {asset} > locked {bal.locked} of {user}")
         bal.locked -= amount
         bal.available += amount
-        self.touched[(user, asset)] = None
+        self.touched[(user, asset)] = bal
 
     def pay(self, payer: int, payee: int, asset: str, amount: int, fee: int) -> None:
         """Move ``amount`` from payer's locked: ``amount - fee`` to payee, ``fee`` to fees."""
-        bal = self.balance(payer, asset)
-        if amount > bal.locked:
-            raise AssertionError(f"pay {amount} {asset} > locked {bal.locked} of {payer}")
-        bal.locked -= amount
-        self.balance(payee, asset).available += amount - fee
+        src = self.accounts[payer][asset]  # the payer holds it locked, so the balance exists
+        if amount > src.locked:
+            raise AssertionError(f"pay {amount} {asset} > locked {src.locked} of {payer}")
+        src.locked -= amount
+        dst = self.balance(payee, asset)
+        dst.available += amount - fee
         if fee:
-            self.balance(FEE_ACCOUNT, asset).available += fee
+            fees = self._fees.get(asset)
+            if fees is None:
+                fees = self._fees[asset] = self.balance(FEE_ACCOUNT, asset)
+            fees.available += fee
         touched = self.touched
-        touched[(payer, asset)] = None
-        if payee != FEE_ACCOUNT:
-            touched[(payee, asset)] = None
+        touched[(payer, asset)] = src
+        touched[(payee, asset)] = dst
 
-    def drain_touched(self) -> list[tuple[int, str]]:
-        keys = list(self.touched)
+    def drain_touched(self) -> list[tuple[tuple[int, str], Balance]]:
+        items = list(self.touched.items())
         self.touched.clear()
-        return keys
+        return items
 
     def check_integrity(self) -> None:
         totals: dict[str, int] = {}

@@ -15,7 +15,17 @@ import re
 from typing import NamedTuple
 
 from exchange.domain.book import Order, OrderBook
-from exchange.domain.commands import OrderType, PlaceOrder, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.commands import (
+    BUY,
+    EXPIRE_MAKER,
+    GTC,
+    LIMIT,
+    MARKET,
+    SELL,
+    STP_NONE,
+    PlaceOrder,
+    Side,
+)
 from exchange.domain.markets import MAX_AMOUNT, Market
 from exchange.domain.reasons import Reason
 
@@ -70,9 +80,9 @@ def check_place(cmd: PlaceOrder, m: Market) -> Rejection | None:
     bad = check_client_order_id(cmd.client_order_id)
     if bad:
         return bad
-    if cmd.type is OrderType.LIMIT:
+    if cmd.type is LIMIT:
         return _check_limit(cmd, m)
-    if cmd.type is OrderType.MARKET:
+    if cmd.type is MARKET:
         return _check_market(cmd, m)
     return Rejection(Reason.INVALID_REQUEST, "type must be limit or market")
 
@@ -80,7 +90,7 @@ def check_place(cmd: PlaceOrder, m: Market) -> Rejection | None:
 def _check_limit(cmd: PlaceOrder, m: Market) -> Rejection | None:
     if cmd.quote_quantity is not None:
         return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
-    if cmd.post_only and cmd.time_in_force is not TimeInForce.GTC:
+    if cmd.post_only and cmd.time_in_force is not GTC:
         return Rejection(Reason.INVALID_REQUEST, "postOnly orders must be GTC")
     bad = check_price(m, cmd.price) or check_quantity(m, cmd.quantity)
     if bad:
@@ -98,7 +108,7 @@ def _check_market(cmd: PlaceOrder, m: Market) -> Rejection | None:
         return check_quantity(m, cmd.quantity)
     if cmd.quantity is not None:
         return Rejection(Reason.INVALID_REQUEST, "give quantity or quoteQuantity, not both")
-    if cmd.side is not Side.BUY:
+    if cmd.side is not BUY:
         return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
     if not 0 < cmd.quote_quantity < MAX_AMOUNT:
         return Rejection(Reason.INVALID_QUANTITY, "quoteQuantity is out of range")
@@ -107,12 +117,12 @@ def _check_market(cmd: PlaceOrder, m: Market) -> Rejection | None:
 
 def limit_hold(m: Market, side: Side, price: int, remaining: int) -> int:
     """What a resting limit order with ``remaining`` steps must keep locked."""
-    return m.notional(price, remaining) if side is Side.BUY else m.base_amount(remaining)
+    return m.notional(price, remaining) if side is BUY else m.base_amount(remaining)
 
 
 def crosses(book: OrderBook, side: Side, price: int) -> bool:
     """Would a limit order at ``price`` take liquidity right now?"""
-    if side is Side.BUY:
+    if side is BUY:
         ask = book.best_ask()
         return ask is not None and ask <= price
     bid = book.best_bid()
@@ -124,14 +134,14 @@ def _walk(book: OrderBook, taker: Order, limit: int | None) -> list[tuple[int, i
     out: list[tuple[int, int]] = []
     need = taker.remaining
     stp = taker.stp
-    for level in book.levels(Side.SELL if taker.side is Side.BUY else Side.BUY):
-        if limit is not None and (level.price > limit if taker.side is Side.BUY else level.price < limit):
+    for level in book.levels(SELL if taker.side is BUY else BUY):
+        if limit is not None and (level.price > limit if taker.side is BUY else level.price < limit):
             break
         for maker in level.orders:
             if not maker.live:
                 continue
-            if maker.user == taker.user and stp is not SelfTradePrevention.NONE:
-                if stp is SelfTradePrevention.EXPIRE_MAKER:
+            if maker.user == taker.user and stp is not STP_NONE:
+                if stp is EXPIRE_MAKER:
                     continue
                 return out
             qty = min(need, maker.remaining)

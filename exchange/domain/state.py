@@ -6,6 +6,7 @@ so two engines in the same state encode to the same bytes, which is how replay i
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import msgspec
@@ -61,7 +62,8 @@ class EngineState:
         self.user_orders: dict[int, dict[int, Order]] = {}
         self.coids: dict[tuple[int, str], int] = {}
         #: Recently closed orders for ``order()`` look-ups; bounded, oldest evicted first.
-        self.closed: dict[int, OrderState] = {}
+        # An OrderedDict: evicting the oldest from a plain dict scans its deleted slots each time.
+        self.closed: OrderedDict[int, OrderState] = OrderedDict()
         self.closed_cap = closed_cache
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -89,7 +91,7 @@ class EngineState:
         closed = self.closed
         closed[o.id] = state
         if len(closed) > self.closed_cap:
-            del closed[next(iter(closed))]
+            closed.popitem(last=False)
 
     # -- queries ---------------------------------------------------------------------------
     def balances(self, user: int) -> dict[str, tuple[int, int]]:
@@ -165,7 +167,7 @@ class EngineState:
             book.next_queue = snap.next_queue.get(symbol, 1)
             book.touched_bids.clear()
             book.touched_asks.clear()
-        self.closed = {s.order_id: s for s in snap.closed}
+        self.closed = OrderedDict((s.order_id, s) for s in snap.closed)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
         self.last_seq = snap.last_seq
 
