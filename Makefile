@@ -30,5 +30,10 @@ test: lint typecheck unit
 bench-engine: $(STAMP)
 	$(BIN)/python -m bench.engine --json
 
+.PHONY: bench-rest
+bench-rest: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,redis,bench]'
+	$(BIN)/python -m bench.rest --json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
