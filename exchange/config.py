@@ -50,7 +50,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Kernel send buffer per WebSocket (0: the kernel's autotuning, up to tcp_wmem's 4 MiB).
     #: A cap bounds memory per connection and lets a stalled reader be noticed sooner.
     ws_sndbuf: int = 0
-    request_timeout_s: float = 5.0
 
 
 class AssetConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):

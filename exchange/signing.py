@@ -41,10 +41,9 @@ def signature(secret: str, timestamp: int | str, method: str, path_with_query: s
     signing the decoded string.
     """
     body_bytes = body if isinstance(body, bytes) else _encode(body)
-    mac = hmac.new(_encode(secret), digestmod=hashlib.sha256)
-    mac.update(_encode(f"{timestamp}{method.upper()}{path_with_query}"))
-    mac.update(body_bytes)
-    return mac.hexdigest()
+    message = _encode(f"{timestamp}{method.upper()}{path_with_query}") + body_bytes
+    # One-shot hmac.digest runs wholly in C: a few microseconds less than hmac.new + update.
+    return hmac.digest(_encode(secret), message, hashlib.sha256).hex()
 
 
 def ws_auth_signature(secret: str, timestamp: int) -> str:

@@ -67,6 +67,9 @@ class Hub:
     def __init__(self) -> None:
         self._topics: dict[str, set[Outbox]] = {}
         self._subscriptions: dict[Outbox, set[str]] = {}
+        #: Subscribed topics per market (``trade@SOL_USDC`` counts for ``SOL_USDC``), so a
+        #: publisher can skip all work for a market nobody watches.
+        self._markets: dict[str, int] = {}
         self.frames_offered = 0
         self.evicted = 0
 
@@ -76,28 +79,43 @@ class Hub:
     def subscribers(self, topic: str) -> int:
         return len(self._topics.get(topic, ()))
 
+    def watching(self, market: str) -> bool:
+        return market in self._markets
+
     def subscribe(self, topic: str, outbox: Outbox) -> None:
-        self._topics.setdefault(topic, set()).add(outbox)
+        subs = self._topics.setdefault(topic, set())
+        if outbox not in subs:
+            subs.add(outbox)
+            self._count(topic, 1)
         self._subscriptions.setdefault(outbox, set()).add(topic)
 
     def unsubscribe(self, topic: str, outbox: Outbox) -> None:
         subs = self._topics.get(topic)
-        if subs is not None:
+        if subs is not None and outbox in subs:
             subs.discard(outbox)
+            self._count(topic, -1)
             if not subs:
                 del self._topics[topic]
         self._subscriptions.get(outbox, set()).discard(topic)
+
+    def _count(self, topic: str, delta: int) -> None:
+        _, at, rest = topic.partition("@")
+        if not at:
+            return  # a private topic
+        market = rest.partition("@")[0]
+        left = self._markets.get(market, 0) + delta
+        if left:
+            self._markets[market] = left
+        else:
+            self._markets.pop(market, None)
 
     def topics_of(self, outbox: Outbox) -> set[str]:
         return self._subscriptions.get(outbox, set())
 
     def drop(self, outbox: Outbox) -> None:
-        for topic in list(self._subscriptions.pop(outbox, ())):
-            subs = self._topics.get(topic)
-            if subs is not None:
-                subs.discard(outbox)
-                if not subs:
-                    del self._topics[topic]
+        for topic in list(self._subscriptions.get(outbox, ())):
+            self.unsubscribe(topic, outbox)
+        self._subscriptions.pop(outbox, None)
 
     def publish(self, topic: str, frame: bytes) -> None:
         subs = self._topics.get(topic)

@@ -69,15 +69,26 @@ class Runner:
         self.last_ts = 0
         self.commands = 0
         self.running = False
+        self.error: BaseException | None = None
 
     async def run(self) -> None:
-        """Process batches until the source is closed and drained."""
+        """Process batches until the source is closed and drained; re-raise an inline failure."""
         self.running = True
         try:
             while batch := await self.source.next_batch(self.batch_limit):
-                self._process(batch)
+                self.process(batch)
         finally:
             self.running = False
+        if self.error is not None:
+            raise self.error
+
+    def process(self, batch: list[Pending]) -> None:
+        """Stamp, journal, handle, publish and reply one batch (also called inline by the bus)."""
+        try:
+            self._process(batch)
+        except BaseException as exc:
+            self.error = exc
+            raise
 
     def _process(self, batch: list[Pending]) -> None:
         # Time never goes backwards inside the engine, even if the wall clock does.

@@ -98,6 +98,7 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
 async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[RUNNER].run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
+    app[BUS].attach_inline(app[RUNNER].process)
     yield
     app[BUS].close()
     try:
@@ -127,6 +128,7 @@ def _on_engine_done(app: web.Application, task: asyncio.Task[None]) -> None:
         return
     app[CRASHED].append(task.exception())  # type: ignore[arg-type]
     app[BUS].close()  # later requests get 503 at once instead of waiting for a dead engine
+    app[BUS].fail_queued(RuntimeError("the engine stopped"))
     log.critical("engine task died: %r", task.exception())
     if app[STOP_ON_CRASH]:
         os.kill(os.getpid(), signal.SIGTERM)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -14,7 +13,7 @@ from exchange.domain.events import Event, OrderRejected
 from exchange.domain.markets import Market
 from exchange.domain.reasons import Reason
 from exchange.web.errors import ApiError, invalid
-from exchange.web.keys import BUS, SETTINGS, VENUE
+from exchange.web.keys import BUS, VENUE
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -64,10 +63,9 @@ async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
         raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
     except Closed:
         raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
-    try:
-        events = await asyncio.wait_for(asyncio.shield(future), app[SETTINGS].request_timeout_s)
-    except TimeoutError:
-        raise ApiError(503, "OVERLOADED", "the engine did not answer in time", {"Retry-After": "1"}) from None
+    # No timeout needed here: the engine either answers or, if it dies, the bus fails every
+    # queued reply (app.py). A cancelled request leaves the command to run; its reply is dropped.
+    events = await future
     first = events[0] if events else None
     if isinstance(first, OrderRejected):
         raise ApiError.of(first.reason, first.message)

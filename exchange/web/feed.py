@@ -68,12 +68,18 @@ class Feed:
 
     def apply(self, events: Sequence[Event]) -> None:
         traded: set[str] = set()
+        watching = self.hub.watching
         for e in events:
             if isinstance(e, BookChanged):
-                self._book(e)
+                if watching(e.symbol):
+                    self._book(e)
+                else:  # nobody to tell; a new subscriber starts from a snapshot anyway
+                    self._merges.pop(e.symbol, None)
+                    self._best.pop(e.symbol, None)
             elif isinstance(e, TradeExecuted):
-                traded.add(e.symbol)
-                self._trade(e)
+                if watching(e.symbol):
+                    traded.add(e.symbol)
+                    self._trade(e)
             elif isinstance(e, ORDER_EVENTS):
                 self._order(e)
             elif isinstance(e, BalanceChanged):
