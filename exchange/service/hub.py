@@ -1,36 +1,68 @@
 """WebSocket fan-out: topic -> subscribers, each with a bounded outbox; slow readers evicted.
 
-A message is encoded once per topic and the same bytes are offered to every subscriber.
-``offer`` never awaits: it appends to the subscriber's outbox (a deque) and wakes its writer
-task. A subscriber whose outbox reaches its bound is a slow consumer: it is dropped from every
-topic at once and closed (1008 "slow consumer") by its own writer, so one slow reader never
-delays the engine, the publisher or any other reader.
+A message is encoded once per topic, and framed once (``ws_frame``: the RFC 6455 server frame
+is a 2-10 byte header and the payload), and the same bytes go to every subscriber. Publishing
+never awaits:
+- ``publish`` appends the frame to each subscriber's outbox and notes the outbox as pending;
+- ``flush`` (after each engine command, or after an answer) writes each pending outbox's frames
+  in ONE ``write`` straight to its socket when the socket keeps up (kernel buffer below the
+  high-water mark and no writer task busy), or else wakes that connection's writer task, which
+  drains the outbox as the socket allows.
+So a command's depth, trade, ticker and kline frames reach a reader as one system call, and
+no task is woken per frame. A subscriber whose outbox reaches its bound is a slow consumer:
+it is dropped from every topic at once and its owner closes it (1008 "slow consumer").
 
-Complexity: publish O(subscribers of the topic); subscribe/unsubscribe O(1); drop O(topics of
-the subscriber). Memory: topics x subscribers sets, plus at most ``bound`` frames per outbox.
+Complexity: publish O(subscribers of the topic); flush O(pending outboxes); subscribe and
+unsubscribe O(1); drop O(topics of the subscriber). Memory: at most ``bound`` frames per outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Awaitable, Callable
+import struct
+from collections.abc import Callable
+
+#: How long the writer task waits between checks of a socket whose buffer is full.
+_DRAIN_POLL_S = 0.002
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """An unmasked, final text frame (server to client) carrying ``payload``."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
 
 
 class Outbox:
-    """One connection's queue of encoded frames and the signal its writer waits on."""
+    """One connection's queue of framed messages, its socket, and the writer's wake-up."""
 
-    __slots__ = ("bound", "frames", "overflowed", "closed", "on_overflow", "_wake")
+    __slots__ = ("bound", "frames", "overflowed", "closed", "on_overflow", "_write", "_backlog",
+                 "_high_water", "_wake", "_writing")  # fmt: skip
 
-    def __init__(self, bound: int, on_overflow: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        bound: int,
+        write: Callable[[bytes], None],
+        backlog: Callable[[], int],
+        high_water: int,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
         self.bound = bound
-        self.frames: deque[bytes] = deque()
+        self.frames: list[bytes] = []
         self.overflowed = False
         self.closed = False
-        #: Called once when the bound is hit; the owner closes the socket (its writer may be
-        #: stuck in a send to the very reader that is too slow, so it cannot notice by itself).
+        #: Called once when the bound is hit; the owner closes the socket.
         self.on_overflow = on_overflow
+        self._write = write
+        self._backlog = backlog
+        self._high_water = high_water
         self._wake = asyncio.Event()
+        self._writing = False
 
     def offer(self, frame: bytes) -> bool:
         """Queue ``frame``; False (and the outbox marked overflowed) if it is full or closed."""
@@ -44,21 +76,39 @@ class Outbox:
                 self.on_overflow()
             return False
         self.frames.append(frame)
-        self._wake.set()
         return True
+
+    def flush(self) -> None:
+        """Write what is queued now if the socket keeps up; else leave it to the writer task."""
+        if not self.frames or self.closed:
+            return
+        if not self._writing and self._backlog() < self._high_water:
+            data = b"".join(self.frames) if len(self.frames) > 1 else self.frames[0]
+            self.frames.clear()
+            self._write(data)
+        else:
+            self._wake.set()
 
     def close(self) -> None:
         self.closed = True
         self._wake.set()
 
-    async def drain(self, send: Callable[[bytes], Awaitable[None]]) -> None:
-        """The writer loop: send frames in order until closed; returns on close/overflow."""
-        frames = self.frames
+    async def pump(self) -> None:
+        """The writer task: drains frames the socket could not take at once, until closed."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while frames and not self.overflowed:
-                await send(frames.popleft())
+            self._writing = True
+            try:
+                while self.frames and not self.closed:
+                    while self._backlog() >= self._high_water and not self.closed:
+                        await asyncio.sleep(_DRAIN_POLL_S)
+                    if self.frames and not self.closed:
+                        data = b"".join(self.frames)
+                        self.frames.clear()
+                        self._write(data)
+            finally:
+                self._writing = False
             if self.closed:
                 return
 
@@ -70,6 +120,7 @@ class Hub:
         #: Subscribed topics per market (``trade@SOL_USDC`` counts for ``SOL_USDC``), so a
         #: publisher can skip all work for a market nobody watches.
         self._markets: dict[str, int] = {}
+        self._pending: set[Outbox] = set()
         self.frames_offered = 0
         self.evicted = 0
 
@@ -116,14 +167,29 @@ class Hub:
         for topic in list(self._subscriptions.get(outbox, ())):
             self.unsubscribe(topic, outbox)
         self._subscriptions.pop(outbox, None)
+        self._pending.discard(outbox)
 
-    def publish(self, topic: str, frame: bytes) -> None:
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Frame ``payload`` once and queue it for every subscriber of ``topic``."""
         subs = self._topics.get(topic)
         if not subs:
             return
+        frame = ws_frame(payload)
+        pending = self._pending
+        slow = []
         # A snapshot of the set: an overflow callback may change subscriptions mid-loop.
-        slow = [outbox for outbox in tuple(subs) if not outbox.offer(frame)]
+        for outbox in tuple(subs):
+            if outbox.offer(frame):
+                pending.add(outbox)
+            else:
+                slow.append(outbox)
         self.frames_offered += len(subs) - len(slow)
         for outbox in slow:
             self.evicted += outbox.overflowed
             self.drop(outbox)
+
+    def flush(self) -> None:
+        """Send what ``publish`` queued: one write per subscriber (see the module docstring)."""
+        pending, self._pending = self._pending, set()
+        for outbox in pending:
+            outbox.flush()

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 #: Engine step bucket bounds in nanoseconds (2 us .. 5 ms).
@@ -39,8 +39,25 @@ class StepHistogram(Collector):
         yield family
 
 
+class HubCounters(Collector):
+    """The WebSocket hub's own counters, read when scraped (the hub stays free of metrics code)."""
+
+    def __init__(self, read: Callable[[], tuple[int, int]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        frames, evicted = self.read()
+        yield CounterMetricFamily("exchange_ws_frames", "Frames queued for WebSocket subscribers", frames)
+        yield CounterMetricFamily("exchange_ws_evicted", "Slow WebSocket consumers closed", evicted)
+
+
 class Metrics:
-    def __init__(self, queue_depth: Callable[[], int], ws_connections: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], int],
+        ws_connections: Callable[[], int],
+        hub_counters: Callable[[], tuple[int, int]] = lambda: (0, 0),
+    ) -> None:
         self.registry = CollectorRegistry()
         self.commands = Counter("exchange_commands", "Commands handled by the engine", registry=self.registry)
         self.batches = Counter("exchange_batches", "Batches taken by the engine task", registry=self.registry)
@@ -50,6 +67,7 @@ class Metrics:
         depth.set_function(lambda: float(queue_depth()))
         ws = Gauge("exchange_ws_connections", "Open WebSocket connections", registry=self.registry)
         ws.set_function(lambda: float(ws_connections()))
+        self.registry.register(HubCounters(hub_counters))
 
     def observe_batch(self, batch_size: int, step_ns: Sequence[int]) -> None:
         self.batches.inc()

@@ -71,7 +71,7 @@ def create_app(
     bus.add_listener(feed.apply)
     app[HUB], app[FEED], app[WS_CONNS] = hub, feed, set()
     ws_count = [0]
-    metrics = Metrics(bus.depth, lambda: ws_count[0])
+    metrics = Metrics(bus.depth, lambda: ws_count[0], lambda: (hub.frames_offered, hub.evicted))
     app[SETTINGS], app[VENUE], app[ENGINE], app[BUS] = settings, venue, engine, bus
     app[MARKETDATA], app[USERDATA], app[METRICS], app[WS_COUNT] = marketdata, userdata, metrics, ws_count
     app[RUNNER] = Runner(engine, bus, bus, observe=metrics.observe_batch)

@@ -86,6 +86,7 @@ class Feed:
                 self._balance(e)
         for symbol in traded:
             self._after_trades(symbol, events[-1].ts)
+        self.hub.flush()
 
     # -- market streams --------------------------------------------------------------------
     def _book(self, e: BookChanged) -> None:
@@ -166,6 +167,7 @@ class Feed:
                     "b": levels_json(sorted(merge.bids.items(), reverse=True), m),
                     "a": levels_json(sorted(merge.asks.items()), m)}  # fmt: skip
             self.hub.publish(topic, frame(topic, data))
+        self.hub.flush()
 
     def snapshot(self, symbol: str, stream: str) -> bytes:
         """The ``depthSnapshot`` a new ``depth`` subscriber gets first, in the same id space."""

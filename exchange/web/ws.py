@@ -1,8 +1,9 @@
 """``/ws``: market and private streams, and order entry, over one WebSocket per client.
 
 Reads happen only in the handler task; every write (answers, snapshots, stream frames) goes
-through the connection's bounded outbox and its single writer task, so frames keep their
-order and the engine never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
+through the connection's bounded outbox (service/hub.py), written at once when the socket
+keeps up or else by the connection's writer task, so frames keep their order and the engine
+never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
 ``RATE`` requests per second (burst ``BURST``); past them a request gets an error answer, and a
 client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
 20 s and drops peers that stop answering; shutdown closes every socket with 1001.
@@ -22,7 +23,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from exchange import signing
-from exchange.service.hub import Outbox
+from exchange.service.hub import Outbox, ws_frame
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web import orders
 from exchange.web.auth import now_ms, session_from_cookie
@@ -44,22 +45,33 @@ _decode_request = msgspec.json.Decoder(WsRequest).decode
 
 
 class Connection:
-    def __init__(self, app: web.Application, ws: web.WebSocketResponse, user_id: int | None) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        user_id: int | None,
+    ) -> None:
         self.app = app
         self.ws = ws
         self.user_id = user_id
         self.streams: dict[str, str] = {}  # stream name -> hub topic
-        self.outbox = Outbox(app[SETTINGS].ws_outbox, self._evict)
+        settings = app[SETTINGS]
+
+        def write(data: bytes) -> None:
+            if not ws.closed and not transport.is_closing():
+                transport.write(data)
+
+        self.outbox = Outbox(
+            settings.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
+        )
         self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
         self.refused = 0
 
     # -- writing ---------------------------------------------------------------------------
     def send(self, data: dict[str, Any]) -> None:
-        self.outbox.offer(orjson.dumps(data))
-
-    async def write_loop(self) -> None:
-        ws = self.ws
-        await self.outbox.drain(lambda f: ws.send_frame(f, WSMsgType.TEXT))
+        self.outbox.offer(ws_frame(orjson.dumps(data)))
+        self.outbox.flush()
 
     def _evict(self) -> None:
         # The hub drops this outbox from every topic itself, after its publish loop.
@@ -129,12 +141,13 @@ class Connection:
         for name in _stream_list(req.params):
             kind, _, rest = name.partition("@")
             if kind == "depth":
-                self.outbox.offer(feed.snapshot(rest.split("@")[0], name))
+                self.outbox.offer(ws_frame(feed.snapshot(rest.split("@")[0], name)))
             elif kind == "bookTicker":
                 symbol = rest
                 uid = feed.md.last_update_id(symbol)
                 data = feed.book_ticker(symbol, venue.markets[symbol], uid, now_ms())
-                self.outbox.offer(orjson.dumps({"stream": name, "data": data}))
+                self.outbox.offer(ws_frame(orjson.dumps({"stream": name, "data": data})))
+        self.outbox.flush()
 
     def _unsubscribe(self, names: list[str]) -> None:
         hub = self.app[HUB]
@@ -208,10 +221,12 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     app = request.app
     _cap_send_buffer(request, app[SETTINGS].ws_sndbuf)
-    conn = Connection(app, ws, session.user_id if session else None)
+    transport = request.transport
+    assert transport is not None
+    conn = Connection(app, ws, transport, session.user_id if session else None)
     app[WS_CONNS].add(conn)
     app[WS_COUNT][0] += 1
-    writer = asyncio.create_task(conn.write_loop())
+    writer = asyncio.create_task(conn.outbox.pump())
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:

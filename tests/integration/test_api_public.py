@@ -103,3 +103,4 @@ async def test_healthz_and_metrics_report_the_engine(make_user: MakeUser, base_u
     assert resp.status == 200
     assert "exchange_commands_total" in text and "exchange_engine_step_seconds_bucket" in text
     assert "exchange_queue_depth" in text and "exchange_ws_connections" in text
+    assert "exchange_ws_frames_total" in text and "exchange_ws_evicted_total" in text

@@ -1,78 +1,92 @@
-"""Hub fan-out: encoded once, bounded outboxes, slow subscribers evicted without stalling others."""
+"""Hub fan-out: framed once, one write per subscriber per flush, slow subscribers evicted."""
 
 from __future__ import annotations
 
 import asyncio
 
-from exchange.service.hub import Hub, Outbox
+from exchange.service.hub import Hub, Outbox, ws_frame
 
 
-def test_publish_offers_the_same_bytes_to_every_subscriber_of_the_topic() -> None:
-    hub, a, b, other = Hub(), Outbox(10), Outbox(10), Outbox(10)
-    hub.subscribe("trade@X", a)
-    hub.subscribe("trade@X", b)
-    hub.subscribe("trade@Y", other)
-    frame = b'{"stream":"trade@X"}'
-    hub.publish("trade@X", frame)
-    assert a.frames[0] is frame and b.frames[0] is frame and not other.frames
-    assert hub.frames_offered == 2
+class Socket:
+    """A fake socket: records writes; ``backlog`` is what the kernel still holds."""
+
+    def __init__(self, backlog: int = 0) -> None:
+        self.writes: list[bytes] = []
+        self.backlog = backlog
+
+    def outbox(self, bound: int = 100, high_water: int = 1000) -> Outbox:
+        return Outbox(bound, self.writes.append, lambda: self.backlog, high_water)
+
+
+def test_ws_frame_headers_follow_rfc6455_length_forms() -> None:
+    assert ws_frame(b"hi") == b"\x81\x02hi"
+    assert ws_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert ws_frame(b"x" * 70_000)[:10] == b"\x81\x7f" + (70_000).to_bytes(8, "big")
+
+
+def test_publish_frames_once_and_flush_writes_once_per_subscriber() -> None:
+    hub, a, b, other = Hub(), Socket(), Socket(), Socket()
+    box_a, box_b, box_other = a.outbox(), b.outbox(), other.outbox()
+    hub.subscribe("trade@X", box_a)
+    hub.subscribe("trade@X", box_b)
+    hub.subscribe("depth@X", box_a)
+    hub.subscribe("trade@Y", box_other)
+    hub.publish("trade@X", b"1")
+    hub.publish("depth@X", b"2")
+    assert a.writes == [] and box_a.frames[0] is box_b.frames[0]  # the same framed bytes
+    hub.flush()
+    assert a.writes == [ws_frame(b"1") + ws_frame(b"2")]  # one write for the command
+    assert b.writes == [ws_frame(b"1")] and other.writes == []
+    assert hub.frames_offered == 3 and hub.watching("X") and not hub.watching("Z")
 
 
 def test_full_outbox_is_evicted_from_every_topic_and_others_keep_getting_frames() -> None:
-    hub, slow, fast = Hub(), Outbox(2), Outbox(100)
+    hub, stuck, fast = Hub(), Socket(backlog=10**6), Socket()
+    slow_box, fast_box = stuck.outbox(bound=2), fast.outbox()
     overflowed: list[Outbox] = []
-    slow.on_overflow = lambda: overflowed.append(slow)
+    slow_box.on_overflow = lambda: overflowed.append(slow_box)
     for topic in ("depth@X", "trade@X"):
-        hub.subscribe(topic, slow)
-        hub.subscribe(topic, fast)
+        hub.subscribe(topic, slow_box)
+        hub.subscribe(topic, fast_box)
     for i in range(5):
         hub.publish("depth@X", str(i).encode())
-    assert overflowed == [slow] and slow.overflowed and slow.closed
-    assert hub.topics_of(slow) == set() and hub.subscribers("trade@X") == 1
-    assert list(fast.frames) == [b"0", b"1", b"2", b"3", b"4"] and hub.evicted == 1
+        hub.flush()
+    assert overflowed == [slow_box] and slow_box.overflowed and slow_box.closed
+    assert hub.topics_of(slow_box) == set() and hub.subscribers("trade@X") == 1
+    assert b"".join(fast.writes) == b"".join(ws_frame(str(i).encode()) for i in range(5))
+    assert hub.evicted == 1 and stuck.writes == [] and not hub.watching("Y")
 
 
 def test_overflow_callback_that_touches_the_hub_does_not_break_publish() -> None:
     # regression: the callback ran while publish iterated the topic's set
-    hub, slow = Hub(), Outbox(1)
-    slow.on_overflow = lambda: hub.unsubscribe("depth@X", slow)
-    hub.subscribe("depth@X", slow)
-    hub.subscribe("depth@X", Outbox(10))
+    hub, stuck = Hub(), Socket(backlog=10**6)
+    slow_box = stuck.outbox(bound=1)
+    slow_box.on_overflow = lambda: hub.unsubscribe("depth@X", slow_box)
+    hub.subscribe("depth@X", slow_box)
+    hub.subscribe("depth@X", Socket().outbox())
     hub.publish("depth@X", b"a")
     hub.publish("depth@X", b"b")
     assert hub.subscribers("depth@X") == 1
 
 
-async def test_writer_sends_in_order_and_stops_on_close() -> None:
-    box, sent = Outbox(10), []
-
-    async def send(frame: bytes) -> None:
-        sent.append(frame)
-
-    writer = asyncio.create_task(box.drain(send))
-    for f in (b"1", b"2", b"3"):
+async def test_writer_task_drains_what_the_socket_could_not_take_in_order() -> None:
+    sock = Socket(backlog=5000)
+    box = sock.outbox(high_water=1000)
+    pump = asyncio.create_task(box.pump())
+    for f in (b"1", b"2"):
         box.offer(f)
-    await asyncio.sleep(0)
+    box.flush()  # the socket is backed up: nothing written yet, the writer is woken
+    await asyncio.sleep(0.01)
+    assert sock.writes == []
+    sock.backlog = 0
+    await asyncio.sleep(0.01)
+    box.offer(b"3")
+    box.flush()
+    await asyncio.sleep(0.01)
+    assert b"".join(sock.writes) == b"123"
     box.close()
-    await asyncio.wait_for(writer, 1)
-    assert sent == [b"1", b"2", b"3"] and not box.offer(b"4")
-
-
-async def test_a_stuck_writer_does_not_stop_publishing_to_others() -> None:
-    hub, stuck, live = Hub(), Outbox(3), Outbox(100)
-    never = asyncio.Event()
-
-    async def blocked(frame: bytes) -> None:
-        await never.wait()
-
-    writer = asyncio.create_task(stuck.drain(blocked))
-    hub.subscribe("t", stuck)
-    hub.subscribe("t", live)
-    for i in range(10):
-        hub.publish("t", bytes([i]))
-        await asyncio.sleep(0)
-    assert stuck.overflowed and len(live.frames) == 10
-    writer.cancel()
+    await asyncio.wait_for(pump, 1)
+    assert not box.offer(b"4")
 
 
 def test_local_book_applies_diffs_drops_stale_ones_and_detects_gaps() -> None:
