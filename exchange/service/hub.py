@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 #: How long the writer task waits between checks of a socket whose buffer is full.
 _DRAIN_POLL_S = 0.002
+#: Sockets written per event-loop turn when a message goes to a crowd.
+SLICE = 128
 
 
 def ws_frame(payload: bytes) -> bytes:
@@ -189,7 +191,24 @@ class Hub:
             self.drop(outbox)
 
     def flush(self) -> None:
-        """Send what ``publish`` queued: one write per subscriber (see the module docstring)."""
+        """Send what ``publish`` queued: one write per subscriber (see the module docstring).
+
+        A crowd is served in slices of ``SLICE`` sockets per event-loop turn, so a request that
+        arrives meanwhile waits for one slice, not for a thousand writes. Order per subscriber
+        holds: a later flush of the same outbox writes everything it holds, older frames first.
+        """
         pending, self._pending = self._pending, set()
-        for outbox in pending:
-            outbox.flush()
+        if len(pending) <= SLICE:
+            for outbox in pending:
+                outbox.flush()
+            return
+        queue = list(pending)
+        loop = asyncio.get_running_loop()
+
+        def next_slice(start: int) -> None:
+            for outbox in queue[start : start + SLICE]:
+                outbox.flush()
+            if start + SLICE < len(queue):
+                loop.call_soon(next_slice, start + SLICE)
+
+        next_slice(0)
