@@ -3,9 +3,11 @@
 The generator yields abstract operations (``Fund``, ``Place``, ``Cancel``, ``Amend``) and never
 looks at the engine: it predicts order ids instead. That works because every placement it
 makes is valid and funded many times over, so the engine accepts each one and hands out ids
-1, 2, 3, ... in placement order, exactly as the reference does. Two adapters then turn the
-same operations into ``PlaceOrder``/``CancelOrder``/... structs or into bound reference calls,
-so both sides of the comparison do the same work and generation is never timed.
+1, 2, 3, ... in placement order, exactly as the reference does. To know which of its orders
+are still open (as a client reading its fills would), it feeds each operation to a shadow
+reference book while generating. Two adapters then turn the same operations into
+``PlaceOrder``/``CancelOrder``/... structs or into bound reference calls, so both sides of the
+comparison do the same work and generation is never timed.
 
 Every order uses ``stp=none``: the reference has no self-trade prevention, and with it off the
 two books must end with the same trades and the same resting orders, which the bench checks.
@@ -90,8 +92,7 @@ class _Mine(NamedTuple):
 
 
 class Generator:
-    """Applies each operation to a shadow reference book as it goes, so it knows, like a
-    client reading its fills, which of its orders are still open and how much they executed."""
+    """Draws the operations; ``shadow`` tells it which orders are open and what they executed."""
 
     def __init__(self, markets: dict[str, Market], seed: int, users: int) -> None:
         self.rng = random.Random(seed)

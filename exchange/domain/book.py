@@ -79,10 +79,16 @@ class Order:
 
     def clone(self) -> Order:
         """A fresh object for re-queueing: the dead one may still sit in an old level's deque."""
-        copy = Order.__new__(Order)
-        for name in Order.__slots__:
-            setattr(copy, name, getattr(self, name))
-        copy.live, copy.level = False, None
+        copy = Order(
+            self.id, self.user, self.symbol, self.side, self.type, self.tif, self.price, self.qty,
+            self.quote_qty, self.coid, self.post_only, self.stp, self.created,
+        )  # fmt: skip
+        copy.remaining, copy.executed, copy.executed_quote = (
+            self.remaining,
+            self.executed,
+            self.executed_quote,
+        )
+        copy.status, copy.updated, copy.queue = self.status, self.updated, self.queue
         return copy
 
     def state(self) -> OrderState:
@@ -93,11 +99,12 @@ class Order:
         )  # fmt: skip
 
 
-def _sorted_items(touched: dict[int, Level], reverse: bool) -> list[tuple[int, Level]]:
-    items = list(touched.items())
-    if len(items) > 1:  # one level is the common case: no sort
-        items.sort(reverse=reverse)
-    return items
+def _levels(touched: dict[int, Level], reverse: bool) -> list[tuple[int, int]]:
+    """(price, total now) of touched levels, best first; 0 for a level emptied meanwhile."""
+    if len(touched) == 1:  # the common case: no sort, no comprehension frame
+        for price, lv in touched.items():
+            return [(price, lv.total if lv.live else 0)]
+    return [(p, lv.total if lv.live else 0) for p, lv in sorted(touched.items(), reverse=reverse)]
 
 
 class Level:
@@ -145,6 +152,14 @@ class OrderBook:
 
     def best_ask(self) -> int | None:
         return self._best_ask
+
+    def crosses(self, side: Side, price: int) -> bool:
+        """Would a limit order on ``side`` at ``price`` meet the other side right now?"""
+        if side is BUY:
+            ask = self._best_ask
+            return ask is not None and ask <= price
+        bid = self._best_bid
+        return bid is not None and bid >= price
 
     def best_level(self, side: Side) -> Level | None:
         """Best level of ``side``'s ladder (bids for BUY, asks for SELL)."""
@@ -224,8 +239,8 @@ class OrderBook:
         touched_bids, touched_asks = self.touched_bids, self.touched_asks
         if not touched_bids and not touched_asks:
             return None
-        bids = [(p, lv.total if lv.live else 0) for p, lv in _sorted_items(touched_bids, True)]
-        asks = [(p, lv.total if lv.live else 0) for p, lv in _sorted_items(touched_asks, False)]
+        bids = _levels(touched_bids, True) if touched_bids else []
+        asks = _levels(touched_asks, False) if touched_asks else []
         touched_bids.clear()
         touched_asks.clear()
         return bids, asks

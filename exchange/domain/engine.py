@@ -107,7 +107,7 @@ class Engine(EngineState):
         asset, hold = self._place_hold(cmd, m, book, order)
         if hold > self.ledger.available(cmd.user_id, asset):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if cmd.post_only and risk.crosses(book, order.side, order.price or 0):
+        if cmd.post_only and book.crosses(order.side, order.price or 0):
             return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
         self._open(order)
         out.append(OrderAccepted(self._seq, self._ts, order.state()))
@@ -142,6 +142,10 @@ class Engine(EngineState):
 
     def _take(self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None) -> None:
         """Match taker ``t``, then rest its remainder (GTC limit) or expire it."""
+        price = t.price
+        if price is not None and t.tif is GTC and not book.crosses(t.side, price):
+            book.add(t)  # the common case, a passive limit order: nothing to match
+            return
         stop, budget = self._match(t, m, book, out, budget)
         if budget is not None:  # a market buy: whatever of its budget is left goes back
             self.ledger.release(t.user, m.quote.name, budget)
@@ -298,7 +302,7 @@ class Engine(EngineState):
         new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)
         if new_hold - old_hold > self.ledger.available(o.user, asset):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if o.post_only and risk.crosses(book, o.side, price):
+        if o.post_only and book.crosses(o.side, price):
             return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
         book.remove(o)
         self.dirty.add(o.symbol)

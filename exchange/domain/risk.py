@@ -75,6 +75,15 @@ def check_notional(m: Market, notional: int) -> Rejection | None:
 
 def check_place(cmd: PlaceOrder, m: Market) -> Rejection | None:
     """Every rule of a new order that needs only the command and its market."""
+    price, qty = cmd.price, cmd.quantity
+    # Fast path: a plain, valid limit order passes one compound test (most orders are these).
+    if (
+        cmd.type is LIMIT and price is not None and qty is not None and cmd.quote_quantity is None
+        and cmd.client_order_id is None and not cmd.post_only and m.status == "TRADING"
+        and 0 < price <= m.price.max_steps and m.min_qty <= qty <= m.qty.max_steps
+        and price * qty * m.quote_per_tick_step >= m.min_notional
+    ):  # fmt: skip
+        return None
     if m.status != "TRADING":
         return Rejection(Reason.MARKET_CLOSED, f"{m.symbol} is not trading ({m.status})")
     bad = check_client_order_id(cmd.client_order_id)
@@ -118,15 +127,6 @@ def _check_market(cmd: PlaceOrder, m: Market) -> Rejection | None:
 def limit_hold(m: Market, side: Side, price: int, remaining: int) -> int:
     """What a resting limit order with ``remaining`` steps must keep locked."""
     return m.notional(price, remaining) if side is BUY else m.base_amount(remaining)
-
-
-def crosses(book: OrderBook, side: Side, price: int) -> bool:
-    """Would a limit order at ``price`` take liquidity right now?"""
-    if side is BUY:
-        ask = book.best_ask()
-        return ask is not None and ask <= price
-    bid = book.best_bid()
-    return bid is not None and bid >= price
 
 
 def _walk(book: OrderBook, taker: Order, limit: int | None) -> list[tuple[int, int]]:
