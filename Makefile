@@ -3,8 +3,11 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+DOMAIN  := $(wildcard exchange/domain/*.py)
+NATIVE  := exchange/domain/.compiled
 
-.PHONY: run test lint typecheck unit bench-engine clean
+.PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
+        bench-engine bench-rest bench-ws clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,7 +15,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,redis]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The engine core compiled with mypyc (exchange/build.py); rebuilt when a domain file changes.
+$(NATIVE): $(STAMP) $(DOMAIN)
+	$(BIN)/python -m exchange.build compile
+
+compile: $(NATIVE)
+
+clean-compiled: $(STAMP)
+	$(BIN)/python -m exchange.build clean
+
+run: $(NATIVE)
 	$(BIN)/python -m exchange serve --data-dir data
 
 lint: $(STAMP)
@@ -22,18 +34,27 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Every test twice: on the interpreted engine, then on the compiled one that `make run` serves.
+unit-interpreted: clean-compiled
 	$(BIN)/pytest
+
+unit-compiled: unit-interpreted
+	$(BIN)/python -m exchange.build compile
+	$(BIN)/pytest
+
+unit: unit-compiled
 
 test: lint typecheck unit
 
-bench-engine: $(STAMP)
+bench-engine: $(NATIVE)
 	$(BIN)/python -m bench.engine --json
 
-.PHONY: bench-rest
-bench-rest: $(STAMP)
+bench-rest: $(NATIVE)
 	$(BIN)/pip install --quiet -e '.[dev,redis,bench]'
 	$(BIN)/python -m bench.rest --json
 
-clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+bench-ws: $(NATIVE)
+	$(BIN)/python -m bench.ws --json
+
+clean: clean-compiled
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build

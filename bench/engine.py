@@ -22,6 +22,7 @@ from typing import Any
 import exchange.domain
 from bench import workload
 from bench.reference import ReferenceExchange
+from exchange import build
 from exchange.config import Venue, load_venue
 from exchange.domain.commands import AnyCommand
 from exchange.domain.engine import Engine
@@ -212,6 +213,7 @@ def _report(args: argparse.Namespace, venue: Venue) -> Result:
     python = sys.version.replace("\n", " ")
     meta = {
         "domain_sha": _source_digest(),
+        "engine_build": "compiled" if build.check() else "interpreted",
         "seed": args.seed,
         "users": args.users,
         "prefill": args.prefill,

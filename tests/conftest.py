@@ -6,6 +6,16 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from exchange import build
+
+#: Tests run on whichever engine is built; a stale compiled one is refused (make compile).
+ENGINE_BUILD = "compiled" if build.check() else "interpreted"
+
+
+def pytest_report_header() -> str:
+    return f"engine core: {ENGINE_BUILD}"
+
+
 settings.register_profile(
     "ci",
     max_examples=200,

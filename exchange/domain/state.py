@@ -8,45 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import msgspec
-
 from exchange.domain.book import Order, OrderBook
-from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.domain.events import OrderState, OrderStatus
+from exchange.domain.commands import Side
+from exchange.domain.events import OrderState
 from exchange.domain.ledger import Balance, Ledger
 from exchange.domain.markets import Asset, Market
-
-
-class RestingOrder(msgspec.Struct, frozen=True, array_like=True):
-    id: int
-    user: int
-    symbol: str
-    side: Side
-    type: OrderType
-    tif: TimeInForce
-    price: int
-    qty: int
-    remaining: int
-    executed: int
-    executed_quote: int
-    status: OrderStatus
-    coid: str | None
-    post_only: bool
-    stp: SelfTradePrevention
-    created: int
-    updated: int
-    queue: int
-
-
-class EngineSnapshot(msgspec.Struct, frozen=True):
-    last_seq: int
-    next_order_id: int
-    next_trade_id: int
-    balances: list[tuple[int, str, int, int]]
-    onramped: list[tuple[int, str, int]]
-    orders: list[RestingOrder]
-    next_queue: dict[str, int]
-    closed: list[OrderState]
+from exchange.domain.snapshots import EngineSnapshot, RestingOrder
 
 
 class EngineState:

@@ -79,7 +79,7 @@ class Grid:
     def step_text(self) -> str:
         return self.format(1)
 
-    def parse(self, text: str, *, check_max: bool = True) -> int:
+    def parse(self, text: object, *, check_max: bool = True) -> int:
         """Exact number of steps in ``text``; raises InvalidNumber with the grid's reason."""
         parts = split_decimal(text) if isinstance(text, str) else None
         if parts is None:

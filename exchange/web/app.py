@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from exchange import build
 from exchange.bus.memory import MemoryBus
 from exchange.config import Settings, Venue, load_venue
 from exchange.domain.engine import Engine
@@ -58,6 +59,8 @@ def create_app(
     settings: Settings, venue: Venue | None = None, *, stop_on_crash: bool = False
 ) -> web.Application:
     """Build the app; ``stop_on_crash`` (the CLI) makes a dead engine stop the whole process."""
+    compiled = build.check()  # refuses a compiled engine older than its sources
+    log.info("engine core: %s", "compiled (mypyc)" if compiled else "interpreted")
     venue = venue or load_venue(settings.config)
     app = web.Application(
         client_max_size=settings.max_body, middlewares=[middlewares.errors, middlewares.json_only]

@@ -23,6 +23,24 @@ def _onramp(user: int) -> Onramp:
     return Onramp(user_id=user, asset="USDC", amount=1_000_000)
 
 
+class BrokenEngine:
+    """A fake engine (the real one may be compiled, so it is wrapped, not subclassed) that
+    breaks an invariant on the command of user ``fails_for``."""
+
+    def __init__(self, fails_for: int) -> None:
+        self.inner = Engine(VENUE.assets, VENUE.markets)
+        self.fails_for = fails_for
+
+    @property
+    def last_seq(self) -> int:
+        return self.inner.last_seq
+
+    def handle(self, cmd: AnyCommand) -> list[Event]:
+        if cmd.user_id == self.fails_for:
+            raise AssertionError("invariant broken")
+        return self.inner.handle(cmd)
+
+
 class RecordingJournal:
     def __init__(self) -> None:
         self.batches: list[list[AnyCommand]] = []
@@ -85,14 +103,8 @@ async def test_close_drains_queued_commands_then_refuses_new_ones() -> None:
 
 
 async def test_engine_exception_fails_pending_replies_and_stops_the_task() -> None:
-    class Broken(Engine):
-        def handle(self, cmd: AnyCommand) -> list[Event]:
-            if cmd.user_id == 2:
-                raise AssertionError("invariant broken")
-            return super().handle(cmd)
-
     bus = MemoryBus(10)
-    runner = Runner(Broken(VENUE.assets, VENUE.markets), bus, bus)
+    runner = Runner(BrokenEngine(fails_for=2), bus, bus)  # type: ignore[arg-type]
     ok, bad, after = bus.submit(_onramp(1)), bus.submit(_onramp(2)), bus.submit(_onramp(3))
     with pytest.raises(AssertionError, match="invariant broken"):
         await runner.run()
@@ -126,12 +138,8 @@ async def test_overloaded_engine_answers_503_over_http(aiohttp_client: object, t
 
 
 async def test_engine_exception_on_the_inline_path_closes_the_bus_and_stops_the_task() -> None:
-    class Broken(Engine):
-        def handle(self, cmd: AnyCommand) -> list[Event]:
-            raise AssertionError("invariant broken")
-
     bus = MemoryBus(10)
-    runner = Runner(Broken(VENUE.assets, VENUE.markets), bus, bus)
+    runner = Runner(BrokenEngine(fails_for=1), bus, bus)  # type: ignore[arg-type]
     bus.attach_inline(runner.process)
     task = asyncio.create_task(runner.run())
     with pytest.raises(AssertionError):

@@ -44,7 +44,7 @@ from exchange.domain.events import (
 )
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.reasons import Reason
-from exchange.domain.state import RestingOrder
+from exchange.domain.snapshots import RestingOrder
 from tests.property.model import (
     EVENT_RANK,
     OPEN,

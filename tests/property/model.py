@@ -44,7 +44,7 @@ from exchange.domain.events import (
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT
 from exchange.domain.reasons import Reason
-from exchange.domain.state import EngineSnapshot, RestingOrder
+from exchange.domain.snapshots import EngineSnapshot, RestingOrder
 
 VENUE = load_venue()
 SYMBOLS = ("SOL_USDC", "BTC_USDC")

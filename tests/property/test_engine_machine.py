@@ -39,7 +39,7 @@ from exchange.domain.events import OrderAccepted
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT
 from exchange.domain.reasons import Reason
-from exchange.domain.state import RestingOrder
+from exchange.domain.snapshots import RestingOrder
 from tests.property.checks import (
     OUTCOME_CHECKS,
     Step,
