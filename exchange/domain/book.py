@@ -99,22 +99,25 @@ class Order:
         )  # fmt: skip
 
 
-def _levels(touched: dict[int, Level], reverse: bool) -> list[tuple[int, int]]:
+def _levels(touched: list[Level], reverse: bool) -> list[tuple[int, int]]:
     """(price, total now) of touched levels, best first; 0 for a level emptied meanwhile."""
-    if len(touched) == 1:  # the common case: no sort, no comprehension frame
-        for price, lv in touched.items():
-            return [(price, lv.total if lv.live else 0)]
-    return [(p, lv.total if lv.live else 0) for p, lv in sorted(touched.items(), reverse=reverse)]
+    if len(touched) == 1:  # the common case: no sort
+        lv = touched[0]
+        return [(lv.price, lv.total if lv.live else 0)]
+    # A level emptied and re-created at the same price in one command: the newest one counts.
+    by_price = {lv.price: lv for lv in touched}
+    return [(p, lv.total if lv.live else 0) for p, lv in sorted(by_price.items(), reverse=reverse)]
 
 
 class Level:
-    __slots__ = ("price", "orders", "total", "live")
+    __slots__ = ("price", "orders", "total", "live", "mark")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.orders: deque[Order] = deque()
         self.total = 0
         self.live = 0
+        self.mark = -1  # the book's drain epoch in which this level was last listed as touched
 
     def front(self) -> Order:
         """The oldest live order; the level must have one."""
@@ -131,7 +134,7 @@ class Level:
 class OrderBook:
     __slots__ = (
         "symbol", "bids", "asks", "index", "next_queue", "touched_bids", "touched_asks", "_best_bid",
-        "_best_ask",
+        "_best_ask", "_epoch",
     )  # fmt: skip
 
     def __init__(self, symbol: str) -> None:
@@ -140,9 +143,11 @@ class OrderBook:
         self.asks: SortedDict = SortedDict()
         self.index: dict[int, Order] = {}
         self.next_queue = 1
-        #: Levels changed since the last drain, by price; a level emptied meanwhile reads as 0.
-        self.touched_bids: dict[int, Level] = {}
-        self.touched_asks: dict[int, Level] = {}
+        #: Levels changed since the last drain, each once (a mark on the level dedupes); a level
+        #: emptied meanwhile reads as 0.
+        self.touched_bids: list[Level] = []
+        self.touched_asks: list[Level] = []
+        self._epoch = 0
         self._best_bid: int | None = None
         self._best_ask: int | None = None
 
@@ -186,9 +191,9 @@ class OrderBook:
         assert order.price is not None and order.remaining > 0 and not order.live
         price = order.price
         if order.side is BUY:
-            ladder, key, touched = self.bids, -price, self.touched_bids
+            ladder, key = self.bids, -price
         else:
-            ladder, key, touched = self.asks, price, self.touched_asks
+            ladder, key = self.asks, price
         level = ladder.get(key)
         if level is None:
             level = ladder[key] = Level(price)
@@ -201,7 +206,7 @@ class OrderBook:
         level.total += order.remaining
         level.live += 1
         self.index[order.id] = order
-        touched[price] = level
+        self._touch(order.side, level)
 
     def remove(self, order: Order) -> None:
         """Take a resting order out of the book (cancel, expiry, or before a re-queue)."""
@@ -225,7 +230,7 @@ class OrderBook:
         """Account a fill of ``qty`` against ``maker``, the front order of ``level``."""
         maker.remaining -= qty
         level.total -= qty
-        (self.touched_bids if maker.side is BUY else self.touched_asks)[level.price] = level
+        self._touch(maker.side, level)
         if maker.remaining == 0:
             maker.live = False
             level.orders.popleft()
@@ -241,16 +246,21 @@ class OrderBook:
             return None
         bids = _levels(touched_bids, True) if touched_bids else []
         asks = _levels(touched_asks, False) if touched_asks else []
-        touched_bids.clear()
-        touched_asks.clear()
+        self.touched_bids, self.touched_asks = [], []
+        self._epoch += 1
         return bids, asks
 
     # -- internals -------------------------------------------------------------------------
     def _level_of(self, order: Order) -> Level:
         level = order.level
         assert level is not None and order.live
-        (self.touched_bids if order.side is BUY else self.touched_asks)[level.price] = level
+        self._touch(order.side, level)
         return level
+
+    def _touch(self, side: Side, level: Level) -> None:
+        if level.mark != self._epoch:
+            level.mark = self._epoch
+            (self.touched_bids if side is BUY else self.touched_asks).append(level)
 
     def _drop(self, side: Side, level: Level) -> None:
         if side is BUY:

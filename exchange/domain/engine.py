@@ -97,17 +97,18 @@ class Engine(EngineState):
         m = self.markets.get(cmd.symbol)
         if m is None:
             return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        bad = risk.check_place(cmd, m)
+        # The command's fields are read once, into the order; every check reads the order.
+        order = self._new_order(cmd, m)
+        bad = risk.check_place(order, m)
         if bad:
             return bad
-        if cmd.client_order_id is not None and (cmd.user_id, cmd.client_order_id) in self.coids:
+        if order.coid is not None and (order.user, order.coid) in self.coids:
             return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
-        book = self.books[cmd.symbol]
-        order = self._new_order(cmd, m)
-        asset, hold = self._place_hold(cmd, m, book, order)
-        if hold > self.ledger.available(cmd.user_id, asset):
+        book = self.books[order.symbol]
+        asset, hold = self._place_hold(order, m, book)
+        if hold > self.ledger.available(order.user, asset):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if cmd.post_only and book.crosses(order.side, order.price or 0):
+        if order.post_only and book.crosses(order.side, order.price or 0):
             return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
         self._open(order)
         out.append(OrderAccepted(self._seq, self._ts, order.state()))
@@ -115,29 +116,29 @@ class Engine(EngineState):
             self._end(order, EXPIRED, out, why="FOK")
             return None
         self.ledger.hold(order.user, asset, hold)
-        self.dirty.add(cmd.symbol)
+        self.dirty.add(order.symbol)
         self._take(order, m, book, out, hold if order.price is None and order.side is BUY else None)
         return None
 
     def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
-        market = cmd.type is MARKET
+        order_type, quote_qty = cmd.type, cmd.quote_quantity
         order = Order(
-            self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, cmd.type,
-            IOC if market else cmd.time_in_force, cmd.price, cmd.quantity,
-            cmd.quote_quantity, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
+            self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, order_type,
+            IOC if order_type is MARKET else cmd.time_in_force, cmd.price, cmd.quantity,
+            quote_qty, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
         )  # fmt: skip
-        if cmd.quote_quantity is not None:
+        if quote_qty is not None:
             order.remaining = m.qty.max_steps  # bounded by its budget instead
         return order
 
     @staticmethod
-    def _place_hold(cmd: PlaceOrder, m: Market, book: OrderBook, order: Order) -> tuple[str, int]:
-        if cmd.side is SELL:
+    def _place_hold(order: Order, m: Market, book: OrderBook) -> tuple[str, int]:
+        if order.side is SELL:
             return m.base.name, m.base_amount(order.remaining)
-        if cmd.price is not None:
-            return m.quote.name, m.notional(cmd.price, order.remaining)
-        if cmd.quote_quantity is not None:
-            return m.quote.name, cmd.quote_quantity
+        if order.price is not None:
+            return m.quote.name, m.notional(order.price, order.remaining)
+        if order.quote_qty is not None:
+            return m.quote.name, order.quote_qty
         return m.quote.name, risk.market_buy_cost(m, book, order)
 
     def _take(self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None) -> None:
@@ -379,8 +380,8 @@ class Engine(EngineState):
                 if changes is not None:
                     out.append(BookChanged(seq, ts, symbol, changes[0], changes[1]))
             dirty.clear()
-        for (user, asset), bal in self.ledger.drain_touched():
-            out.append(BalanceChanged(seq, ts, user, asset, bal.available, bal.locked))
+        for bal in self.ledger.drain_touched():
+            out.append(BalanceChanged(seq, ts, bal.user, bal.asset, bal.available, bal.locked))
 
     # -- construction ----------------------------------------------------------------------
     @classmethod

@@ -19,23 +19,29 @@ FEE_ACCOUNT: Final = 0
 
 
 class Balance:
-    __slots__ = ("available", "locked")
+    __slots__ = ("user", "asset", "available", "locked", "mark")
 
-    def __init__(self, available: int = 0, locked: int = 0) -> None:
+    def __init__(self, user: int, asset: str, available: int = 0, locked: int = 0) -> None:
+        self.user = user
+        self.asset = asset
         self.available = available
         self.locked = locked
+        #: The drain epoch in which this balance was last listed as touched (see ``_touch``).
+        self.mark = -1
 
 
 class Ledger:
-    __slots__ = ("accounts", "onramped", "user_onramped", "touched", "_fees")
+    __slots__ = ("accounts", "onramped", "user_onramped", "touched", "_epoch", "_fees")
 
     def __init__(self) -> None:
         self.accounts: dict[int, dict[str, Balance]] = {}
         self.onramped: dict[str, int] = {}
         self.user_onramped: dict[tuple[int, str], int] = {}
-        #: Balances changed since the last ``drain_touched``, by (user, asset); the fee account
-        #: is left out because nobody streams its balance and it changes on every trade.
-        self.touched: dict[tuple[int, str], Balance] = {}
+        #: Balances changed since the last ``drain_touched``, each once, in first-touch order;
+        #: a mark on the balance dedupes (cheaper than a dict per command). The fee account is
+        #: left out because nobody streams its balance and it changes on every trade.
+        self.touched: list[Balance] = []
+        self._epoch = 0
         self._fees: dict[str, Balance] = {}
 
     def balance(self, user: int, asset: str) -> Balance:
@@ -44,7 +50,7 @@ class Ledger:
             account = self.accounts[user] = {}
         bal = account.get(asset)
         if bal is None:
-            bal = account[asset] = Balance()
+            bal = account[asset] = Balance(user, asset)
         return bal
 
     def available(self, user: int, asset: str) -> int:
@@ -58,7 +64,7 @@ class Ledger:
         self.onramped[asset] = self.onramped.get(asset, 0) + amount
         key = (user, asset)
         self.user_onramped[key] = self.user_onramped.get(key, 0) + amount
-        self.touched[key] = bal
+        self._touch(bal)
 
     def hold(self, user: int, asset: str, amount: int) -> None:
         bal = self.balance(user, asset)
@@ -66,7 +72,7 @@ class Ledger:
             raise AssertionError(f"hold {amount} {asset} > available {bal.available} of {user}")
         bal.available -= amount
         bal.locked += amount
-        self.touched[(user, asset)] = bal
+        self._touch(bal)
 
     def release(self, user: int, asset: str, amount: int) -> None:
         if amount == 0:
@@ -76,7 +82,7 @@ class Ledger:
             raise AssertionError(f"release {amount} {asset} > locked {bal.locked} of {user}")
         bal.locked -= amount
         bal.available += amount
-        self.touched[(user, asset)] = bal
+        self._touch(bal)
 
     def pay(self, payer: int, payee: int, asset: str, amount: int, fee: int) -> None:
         """Move ``amount`` from payer's locked: ``amount - fee`` to payee, ``fee`` to fees."""
@@ -91,14 +97,18 @@ class Ledger:
             if fees is None:
                 fees = self._fees[asset] = self.balance(FEE_ACCOUNT, asset)
             fees.available += fee
-        touched = self.touched
-        touched[(payer, asset)] = src
-        touched[(payee, asset)] = dst
+        self._touch(src)
+        self._touch(dst)
 
-    def drain_touched(self) -> list[tuple[tuple[int, str], Balance]]:
-        items = list(self.touched.items())
-        self.touched.clear()
-        return items
+    def _touch(self, bal: Balance) -> None:
+        if bal.mark != self._epoch:
+            bal.mark = self._epoch
+            self.touched.append(bal)
+
+    def drain_touched(self) -> list[Balance]:
+        touched, self.touched = self.touched, []
+        self._epoch += 1
+        return touched
 
     def check_integrity(self) -> None:
         totals: dict[str, int] = {}

@@ -23,7 +23,6 @@ from exchange.domain.commands import (
     MARKET,
     SELL,
     STP_NONE,
-    PlaceOrder,
     Side,
 )
 from exchange.domain.markets import MAX_AMOUNT, Market
@@ -73,55 +72,55 @@ def check_notional(m: Market, notional: int) -> Rejection | None:
     return None
 
 
-def check_place(cmd: PlaceOrder, m: Market) -> Rejection | None:
-    """Every rule of a new order that needs only the command and its market."""
-    price, qty = cmd.price, cmd.quantity
+def check_place(o: Order, m: Market) -> Rejection | None:
+    """Every rule of a new order (built from its command) that needs only it and its market."""
+    price, qty = o.price, o.qty
     # Fast path: a plain, valid limit order passes one compound test (most orders are these).
     if (
-        cmd.type is LIMIT and price is not None and qty is not None and cmd.quote_quantity is None
-        and cmd.client_order_id is None and not cmd.post_only and m.status == "TRADING"
+        o.type is LIMIT and price is not None and qty is not None and o.quote_qty is None
+        and o.coid is None and not o.post_only and m.status == "TRADING"
         and 0 < price <= m.price.max_steps and m.min_qty <= qty <= m.qty.max_steps
         and price * qty * m.quote_per_tick_step >= m.min_notional
     ):  # fmt: skip
         return None
     if m.status != "TRADING":
         return Rejection(Reason.MARKET_CLOSED, f"{m.symbol} is not trading ({m.status})")
-    bad = check_client_order_id(cmd.client_order_id)
+    bad = check_client_order_id(o.coid)
     if bad:
         return bad
-    if cmd.type is LIMIT:
-        return _check_limit(cmd, m)
-    if cmd.type is MARKET:
-        return _check_market(cmd, m)
+    if o.type is LIMIT:
+        return _check_limit(o, m)
+    if o.type is MARKET:
+        return _check_market(o, m)
     return Rejection(Reason.INVALID_REQUEST, "type must be limit or market")
 
 
-def _check_limit(cmd: PlaceOrder, m: Market) -> Rejection | None:
-    if cmd.quote_quantity is not None:
+def _check_limit(o: Order, m: Market) -> Rejection | None:
+    if o.quote_qty is not None:
         return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
-    if cmd.post_only and cmd.time_in_force is not GTC:
+    if o.post_only and o.tif is not GTC:
         return Rejection(Reason.INVALID_REQUEST, "postOnly orders must be GTC")
-    bad = check_price(m, cmd.price) or check_quantity(m, cmd.quantity)
+    bad = check_price(m, o.price) or check_quantity(m, o.qty)
     if bad:
         return bad
-    assert cmd.price is not None and cmd.quantity is not None
-    return check_notional(m, m.notional(cmd.price, cmd.quantity))
+    assert o.price is not None and o.qty is not None
+    return check_notional(m, m.notional(o.price, o.qty))
 
 
-def _check_market(cmd: PlaceOrder, m: Market) -> Rejection | None:
-    if cmd.price is not None:
+def _check_market(o: Order, m: Market) -> Rejection | None:
+    if o.price is not None:
         return Rejection(Reason.INVALID_REQUEST, "market orders take no price")
-    if cmd.post_only:
+    if o.post_only:
         return Rejection(Reason.INVALID_REQUEST, "market orders cannot be postOnly")
-    if cmd.quote_quantity is None:
-        return check_quantity(m, cmd.quantity)
-    if cmd.quantity is not None:
+    if o.quote_qty is None:
+        return check_quantity(m, o.qty)
+    if o.qty is not None:
         return Rejection(Reason.INVALID_REQUEST, "give quantity or quoteQuantity, not both")
-    if cmd.side is not BUY:
+    if o.side is not BUY:
         return Rejection(Reason.INVALID_REQUEST, "quoteQuantity is only for market buys")
-    if not 0 < cmd.quote_quantity < MAX_AMOUNT:
+    if not 0 < o.quote_qty < MAX_AMOUNT:
         return Rejection(Reason.INVALID_QUANTITY, "quoteQuantity is out of range")
-    return check_notional(m, cmd.quote_quantity)
+    return check_notional(m, o.quote_qty)
 
 
 def limit_hold(m: Market, side: Side, price: int, remaining: int) -> int:

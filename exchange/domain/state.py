@@ -110,7 +110,7 @@ class EngineState:
             raise ValueError("restore needs an empty engine")
         ledger = self.ledger
         for user, asset, available, locked in snap.balances:
-            ledger.accounts.setdefault(user, {})[asset] = Balance(available, locked)
+            ledger.accounts.setdefault(user, {})[asset] = Balance(user, asset, available, locked)
         for user, asset, amount in snap.onramped:
             ledger.user_onramped[(user, asset)] = amount
             ledger.onramped[asset] = ledger.onramped.get(asset, 0) + amount
@@ -139,8 +139,7 @@ class EngineState:
             self.orders[r.id].queue = r.queue
         for symbol, book in self.books.items():
             book.next_queue = snap.next_queue.get(symbol, 1)
-            book.touched_bids.clear()
-            book.touched_asks.clear()
+            book.drain_changes()  # restoring is not a change anyone should hear about
         for state in snap.closed:
             self._remember(state)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
