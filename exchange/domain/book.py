@@ -134,11 +134,14 @@ class Level:
 class OrderBook:
     __slots__ = (
         "symbol", "bids", "asks", "index", "next_queue", "touched_bids", "touched_asks", "_best_bid",
-        "_best_ask", "_epoch",
+        "_best_ask", "_epoch", "_dirty",
     )  # fmt: skip
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, dirty: list[OrderBook] | None = None) -> None:
         self.symbol = symbol
+        #: Books with undrained changes: a book adds itself on its first change of a command,
+        #: so the engine learns which books to drain without tracking every mutation site.
+        self._dirty: list[OrderBook] = dirty if dirty is not None else []
         self.bids: SortedDict = SortedDict()
         self.asks: SortedDict = SortedDict()
         self.index: dict[int, Order] = {}
@@ -260,6 +263,8 @@ class OrderBook:
     def _touch(self, side: Side, level: Level) -> None:
         if level.mark != self._epoch:
             level.mark = self._epoch
+            if not self.touched_bids and not self.touched_asks:
+                self._dirty.append(self)
             (self.touched_bids if side is BUY else self.touched_asks).append(level)
 
     def _drop(self, side: Side, level: Level) -> None:

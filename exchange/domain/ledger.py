@@ -53,9 +53,13 @@ class Ledger:
             bal = account[asset] = Balance(user, asset)
         return bal
 
-    def available(self, user: int, asset: str) -> int:
+    def find(self, user: int, asset: str) -> Balance | None:
+        """The balance if the user ever had one of ``asset`` (never creates one)."""
         account = self.accounts.get(user)
-        bal = account.get(asset) if account else None
+        return account.get(asset) if account else None
+
+    def available(self, user: int, asset: str) -> int:
+        bal = self.find(user, asset)
         return bal.available if bal else 0
 
     def deposit(self, user: int, asset: str, amount: int) -> None:
@@ -67,9 +71,12 @@ class Ledger:
         self._touch(bal)
 
     def hold(self, user: int, asset: str, amount: int) -> None:
-        bal = self.balance(user, asset)
+        self.hold_on(self.balance(user, asset), amount)
+
+    def hold_on(self, bal: Balance, amount: int) -> None:
+        """``hold`` on a balance already looked up."""
         if amount > bal.available:
-            raise AssertionError(f"hold {amount} {asset} > available {bal.available} of {user}")
+            raise AssertionError(f"hold {amount} {bal.asset} > available {bal.available} of {bal.user}")
         bal.available -= amount
         bal.locked += amount
         self._touch(bal)

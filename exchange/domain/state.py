@@ -22,7 +22,9 @@ class EngineState:
     ):
         self.assets = dict(assets)
         self.markets = dict(markets)
-        self.books = {symbol: OrderBook(symbol) for symbol in self.markets}
+        #: Books changed by the current command (each book registers itself; see OrderBook).
+        self.dirty: list[OrderBook] = []
+        self.books = {symbol: OrderBook(symbol, self.dirty) for symbol in self.markets}
         self.ledger = Ledger()
         self.orders: dict[int, Order] = {}
         self.user_orders: dict[int, dict[int, Order]] = {}
@@ -35,7 +37,6 @@ class EngineState:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.last_seq = 0
-        self.dirty: set[str] = set()
         self._seq = 0
         self._ts = 0
 
@@ -140,6 +141,7 @@ class EngineState:
         for symbol, book in self.books.items():
             book.next_queue = snap.next_queue.get(symbol, 1)
             book.drain_changes()  # restoring is not a change anyone should hear about
+        self.dirty.clear()
         for state in snap.closed:
             self._remember(state)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
