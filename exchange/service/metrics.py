@@ -10,8 +10,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 #: Engine step bucket bounds in nanoseconds (2 us .. 5 ms).
@@ -19,9 +19,13 @@ STEP_BUCKETS_NS = (2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_0
 
 
 class StepHistogram(Collector):
+    """Engine step times, and the command/batch counters, as plain ints read when scraped."""
+
     def __init__(self) -> None:
         self.counts = [0] * (len(STEP_BUCKETS_NS) + 1)
         self.sum_ns = 0
+        self.commands = 0
+        self.batches = 0
 
     def observe_many(self, step_ns: Sequence[int]) -> None:
         counts = self.counts
@@ -29,7 +33,7 @@ class StepHistogram(Collector):
             counts[bisect_left(STEP_BUCKETS_NS, ns)] += 1
         self.sum_ns += sum(step_ns)
 
-    def collect(self) -> Iterator[HistogramMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         buckets, running = [], 0
         for bound, count in zip((*STEP_BUCKETS_NS, None), self.counts, strict=True):
             running += count
@@ -37,6 +41,8 @@ class StepHistogram(Collector):
         family = HistogramMetricFamily("exchange_engine_step_seconds", "Engine time per command")
         family.add_metric([], buckets, self.sum_ns / 1e9)
         yield family
+        yield CounterMetricFamily("exchange_commands", "Commands handled by the engine", self.commands)
+        yield CounterMetricFamily("exchange_batches", "Batches taken by the engine task", self.batches)
 
 
 class HubCounters(Collector):
@@ -59,8 +65,6 @@ class Metrics:
         hub_counters: Callable[[], tuple[int, int]] = lambda: (0, 0),
     ) -> None:
         self.registry = CollectorRegistry()
-        self.commands = Counter("exchange_commands", "Commands handled by the engine", registry=self.registry)
-        self.batches = Counter("exchange_batches", "Batches taken by the engine task", registry=self.registry)
         self.step = StepHistogram()
         self.registry.register(self.step)
         depth = Gauge("exchange_queue_depth", "Commands waiting for the engine", registry=self.registry)
@@ -70,9 +74,10 @@ class Metrics:
         self.registry.register(HubCounters(hub_counters))
 
     def observe_batch(self, batch_size: int, step_ns: Sequence[int]) -> None:
-        self.batches.inc()
-        self.commands.inc(batch_size)
-        self.step.observe_many(step_ns)
+        step = self.step
+        step.batches += 1
+        step.commands += batch_size
+        step.observe_many(step_ns)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -62,9 +62,7 @@ def create_app(
     compiled = build.check()  # refuses a compiled engine older than its sources
     log.info("engine core: %s", "compiled (mypyc)" if compiled else "interpreted")
     venue = venue or load_venue(settings.config)
-    app = web.Application(
-        client_max_size=settings.max_body, middlewares=[middlewares.errors, middlewares.json_only]
-    )
+    app = web.Application(client_max_size=settings.max_body, middlewares=[middlewares.errors])
     engine = Engine(venue.assets, venue.markets)
     bus = MemoryBus(settings.queue_size)
     marketdata, userdata, hub = MarketData(venue.markets), UserData(), Hub()

@@ -18,9 +18,15 @@ _HTTP_CODES = {
 }
 
 
+JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware (each layer costs every request): JSON-only bodies, error mapping."""
     try:
+        if request.method in JSON_METHODS and request.body_exists and _not_json(request):
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
@@ -34,13 +40,5 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, "INTERNAL", "internal error; it has been logged")
 
 
-JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@web.middleware
-async def json_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bodies must be JSON (415 otherwise); an empty body needs no content type."""
-    has_body = request.method in JSON_METHODS and request.body_exists
-    if has_body and request.path.startswith("/api/") and request.content_type != "application/json":
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
-    return await handler(request)
+def _not_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") and request.content_type != "application/json"
