@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.runner import Runner, wall_clock_ms
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
+from exchange.store.journal import Journal
 from exchange.web import middlewares, ws
 from exchange.web.feed import Feed
 from exchange.web.keys import (
@@ -97,15 +99,35 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _engine_task(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[RUNNER].run(), name="engine")
+    settings, runner = app[SETTINGS], app[RUNNER]
+    journal = Journal.open(Path(settings.data_dir) / "journal", fsync=settings.fsync == "batch")
+    _replay(app, journal)
+    runner.journal = journal
+    task = asyncio.create_task(runner.run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
-    app[BUS].attach_inline(app[RUNNER].process)
+    app[BUS].attach_inline(runner.process)
     yield
     app[BUS].close()
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout=10)
     except Exception:  # already logged by the runner; the exit code reports it
         log.error("engine task ended with an error during shutdown")
+    journal.close()
+
+
+def _replay(app: web.Application, journal: Journal) -> None:
+    """Rebuild the engine and every projection from the journal: the same commands give the
+    same events (the engine is deterministic), so state continues exactly where it stopped."""
+    engine, bus, runner = app[ENGINE], app[BUS], app[RUNNER]
+    started, count = time.perf_counter(), 0
+    for cmd in journal.replay(engine.last_seq):
+        bus.publish(engine.handle(cmd))
+        runner.last_ts = max(runner.last_ts, cmd.ts)
+        count += 1
+    if count:
+        engine.check_integrity()  # a state that fails its invariants must not trade
+        seconds = time.perf_counter() - started
+        log.info("replayed %d journaled commands in %.2f s (%.0f/s)", count, seconds, count / seconds)
 
 
 async def _depth_flush(app: web.Application) -> AsyncIterator[None]:

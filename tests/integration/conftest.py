@@ -23,7 +23,10 @@ MakeUser = Callable[..., Awaitable[Client]]
 
 #: Generous limits so tests that create many users or orders do not trip them by accident;
 #: the limits themselves are tested with their own settings.
-TEST_SETTINGS = dict(auth_rate_per_s=1000.0, auth_burst=1000, rate_per_s=10_000.0, rate_burst=10_000)
+#: The journal writes without fsync here (the durability tests use both policies on purpose).
+TEST_SETTINGS = dict(
+    auth_rate_per_s=1000.0, auth_burst=1000, rate_per_s=10_000.0, rate_burst=10_000, fsync="off"
+)
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""Durability through the real process: kill it (SIGKILL or SIGTERM), start it again on the same
+--data-dir, and every acknowledged order, balance, book level and trade id continues exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exchange.client import Client, ExchangeError
+from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
+
+SOL = "SOL_USDC"
+PASSWORD = "correct horse battery"
+
+
+class Server:
+    def __init__(self, data: Path, fsync: str) -> None:
+        self.data, self.fsync = data, fsync
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port), "--data-dir",
+               str(self.data), "--fsync", self.fsync, "--no-bot"]  # fmt: skip
+        log = self.data / "server.log"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        _wait_healthy(self.url, self.proc, log)
+
+    def stop(self, sig: signal.Signals) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=20)
+
+
+async def _user(url: str, name: str, keys: dict[str, tuple[str, str]]) -> Client:
+    client = Client(url)
+    if name not in keys:
+        await client.signup(name, PASSWORD)
+        created = await client.create_api_key()
+        keys[name] = (created["apiKey"], created["secret"])
+    client.use_key(*keys[name])
+    return client
+
+
+async def _state(url: str, keys: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Everything a user or the public can see, for comparison across a restart."""
+    out: dict[str, Any] = {}
+    async with Client(url) as anon:
+        out["depth"] = await anon.depth(SOL, limit=1000)
+        out["trades"] = await anon.trades(SOL, limit=1000)
+        out["klines"] = await anon.klines(SOL, "1m")
+        ticker = await anon.ticker(SOL)
+        out["ticker"] = {
+            k: v for k, v in ticker.items() if k not in ("open", "priceChange", "priceChangePercent")
+        }
+    for name in sorted(keys):
+        client = await _user(url, name, keys)
+        async with client:
+            out[name] = (await client.balances(), await client.open_orders(), await client.order_history())
+    return out
+
+
+async def _trade_some(url: str, keys: dict[str, tuple[str, str]]) -> None:
+    alice, bob = await _user(url, "alice", keys), await _user(url, "bob", keys)
+    async with alice, bob:
+        await alice.onramp("USDC", "50000")
+        await bob.onramp("SOL", "500")
+        for i in range(20):
+            await bob.place_order(SOL, "sell", price=f"{101 + i % 5}", quantity="1.5")
+            await alice.place_order(SOL, "buy", price=f"{99 - i % 4}", quantity="2")
+        await alice.place_order(SOL, "buy", price="102", quantity="7")  # takes several asks
+        open_asks = await bob.open_orders(SOL)
+        await bob.cancel_order(SOL, open_asks[0]["orderId"])
+        await bob.amend_order(SOL, open_asks[1]["orderId"], quantity="1")
+
+
+@pytest.mark.parametrize("fsync", ["batch", "off"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_restart_continues_exactly_where_it_stopped(tmp_path: Path, fsync: str, sig: signal.Signals) -> None:
+    server, keys = Server(tmp_path, fsync), {}
+    server.start()
+    asyncio.run(_trade_some(server.url, keys))
+    before = asyncio.run(_state(server.url, keys))
+    code = server.stop(sig)
+    assert code == (0 if sig is signal.SIGTERM else -signal.SIGKILL)
+    server.start()
+    after = asyncio.run(_state(server.url, keys))
+    assert after == before
+    assert "replayed" in (tmp_path / "server.log").read_text()
+
+    async def next_trade_id() -> str:
+        async with await _user(server.url, "alice", keys) as alice:
+            order = await alice.place_order(SOL, "buy", price="105", quantity="0.5")
+            return order["fills"][0]["tradeId"]
+
+    assert int(asyncio.run(next_trade_id())) == int(before["trades"][0]["id"]) + 1
+    server.stop(signal.SIGTERM)
+
+
+async def _pump(c: Client, side: str, owner: int, acked: dict[str, tuple[int, str]]) -> None:
+    """Place orders until the server dies; remember each acknowledged order and its status."""
+    for i in range(100_000):
+        try:
+            order = await c.place_order(SOL, side, price=f"{99 + i % 3}", quantity="0.1")
+        except (TimeoutError, ExchangeError, OSError):
+            return
+        acked[order["orderId"]] = (owner, order["status"])
+
+
+async def _get_order(c: Client, order_id: str) -> dict[str, Any]:
+    while True:
+        try:
+            return await c.get_order(SOL, order_id)  # type: ignore[no-any-return]
+        except ExchangeError as exc:
+            if exc.code != "RATE_LIMITED":
+                raise
+            await asyncio.sleep(float(exc.retry_after or 1))
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
+    server, keys = Server(tmp_path, "batch"), {}
+    server.start()
+    acked: dict[str, tuple[int, str]] = {}
+
+    async def load() -> None:
+        clients = [await _user(server.url, f"bot{i}", keys) for i in range(3)]
+        for c in clients:
+            await c.onramp("USDC", "100000")
+            await c.onramp("SOL", "1000")
+        sides = ("buy", "sell", "buy")
+        tasks = [asyncio.create_task(_pump(c, sides[i], i, acked)) for i, c in enumerate(clients)]
+        await asyncio.sleep(1.0)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGKILL)  # mid-load, answers in flight
+        server.proc.wait(timeout=20)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in clients:
+            await c.close()
+
+    asyncio.run(load())
+    assert len(acked) > 50, f"only {len(acked)} orders acknowledged before the kill"
+    server.start()
+
+    async def check() -> None:
+        later = {"NEW": 0, "PARTIALLY_FILLED": 1, "FILLED": 2, "CANCELED": 2, "EXPIRED": 2}
+        owners = [await _user(server.url, f"bot{i}", keys) for i in range(3)]
+        for order_id, (owner, status) in acked.items():
+            found = await _get_order(owners[owner], order_id)  # ORDER_NOT_FOUND would raise
+            assert later[found["status"]] >= later[status], (order_id, status, found["status"])
+        for c in owners:
+            await c.close()
+
+    asyncio.run(check())
+    server.stop(signal.SIGTERM)
