@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-bot", action="store_true", help="demo onramp without the liquidity bot")
     serve.add_argument("--admin", action="append", default=[], help="username allowed to onramp freely")
     serve.add_argument("--queue-size", type=int, default=10_000)
+    serve.add_argument("--snapshot-every", type=int, default=100_000, help="commands between snapshots")
+    serve.add_argument("--snapshot-seconds", type=float, default=300.0, help="seconds between snapshots")
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
     demo.add_argument("--config", help="markets and assets TOML (default: the demo config)")
     demo.add_argument("--seed", type=int, default=7)
@@ -42,7 +44,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=args.host, port=args.port, config=args.config, data_dir=args.data_dir, fsync=args.fsync,
         bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
-        admins=tuple(args.admin), queue_size=args.queue_size,
+        admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
+        snapshot_seconds=args.snapshot_seconds,
     )  # fmt: skip
 
 

@@ -34,6 +34,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = True
     bot: bool = True
     queue_size: int = 10_000
+    #: A snapshot every this many commands or seconds, whichever comes first; keep this many.
+    snapshot_every: int = 100_000
+    snapshot_seconds: float = 300.0
+    snapshots_kept: int = 2
     #: Private routes: sustained requests per second per user, and the burst allowed.
     rate_per_s: float = 200.0
     rate_burst: int = 400

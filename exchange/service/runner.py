@@ -58,6 +58,7 @@ class Runner:
         clock: Callable[[], int] = wall_clock_ms,
         batch_limit: int = 512,
         observe: StepObserver | None = None,
+        after_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
@@ -66,6 +67,8 @@ class Runner:
         self.clock = clock
         self.batch_limit = batch_limit
         self.observe = observe
+        #: Called with the last sequence number after each batch (the snapshotter's trigger).
+        self.after_batch = after_batch
         self.last_ts = 0
         self.commands = 0
         self.running = False
@@ -116,3 +119,5 @@ class Runner:
         self.commands += len(batch)
         if self.observe is not None:
             self.observe(len(batch), steps)
+        if self.after_batch is not None:
+            self.after_batch(self.engine.last_seq)

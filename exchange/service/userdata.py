@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+import msgspec
+
 from exchange.domain.events import (
     CLOSED_STATUSES,
     Event,
@@ -20,6 +22,14 @@ from exchange.domain.events import (
 )
 
 _CLOSING = (OrderCanceled, OrderExpired, OrderFilled)
+
+
+class UserDataSnapshot(msgspec.Struct, frozen=True):
+    """Oldest first in every list, so restoring appends in the original order."""
+
+    closed: list[OrderState]
+    fills: list[OrderFilled]
+    order_fills: list[OrderFilled]
 
 
 class UserData:
@@ -59,3 +69,18 @@ class UserData:
 
     def order_fills(self, order_id: int) -> list[OrderFilled]:
         return self._order_fills.get(order_id, [])
+
+    def snapshot(self) -> UserDataSnapshot:
+        return UserDataSnapshot(
+            closed=[s for user in self._closed.values() for s in reversed(user)],
+            fills=[f for user in self._fills.values() for f in reversed(user)],
+            order_fills=[f for fills in self._order_fills.values() for f in fills],
+        )
+
+    def restore(self, snap: UserDataSnapshot) -> None:
+        for state in snap.closed:
+            self._user_deque(self._closed, state.user_id).appendleft(state)
+        for fill in snap.fills:
+            self._user_deque(self._fills, fill.order.user_id).appendleft(fill)
+        for fill in snap.order_fills:
+            self._order_fills.setdefault(fill.order.order_id, []).append(fill)

@@ -28,9 +28,11 @@ from exchange.service.marketdata import MarketData
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.runner import Runner, wall_clock_ms
+from exchange.service.snapshotter import Snapshotter
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
 from exchange.store.journal import Journal
+from exchange.store.snapshot import Snapshot, load_latest
 from exchange.web import middlewares, ws
 from exchange.web.feed import Feed
 from exchange.web.keys import (
@@ -99,12 +101,20 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _engine_task(app: web.Application) -> AsyncIterator[None]:
-    settings, runner = app[SETTINGS], app[RUNNER]
-    journal = Journal.open(Path(settings.data_dir) / "journal", fsync=settings.fsync == "batch")
+    settings, runner, engine = app[SETTINGS], app[RUNNER], app[ENGINE]
+    data = Path(settings.data_dir)
+    journal = Journal.open(data / "journal", fsync=settings.fsync == "batch")
+    _restore(app, data / "snapshots")
     _replay(app, journal)
-    runner.journal = journal
+    snapshotter = Snapshotter(
+        data / "snapshots", lambda: _take_snapshot(app), journal, every_commands=settings.snapshot_every,
+        every_s=settings.snapshot_seconds, keep=settings.snapshots_kept,
+    )  # fmt: skip
+    snapshotter.last_seq = engine.last_seq
+    runner.journal, runner.after_batch = journal, snapshotter.after_batch
     task = asyncio.create_task(runner.run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
+    reaper = asyncio.create_task(_reap(snapshotter), name="snapshot-reaper")
     app[BUS].attach_inline(runner.process)
     yield
     app[BUS].close()
@@ -112,7 +122,36 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(asyncio.shield(task), timeout=10)
     except Exception:  # already logged by the runner; the exit code reports it
         log.error("engine task ended with an error during shutdown")
+    reaper.cancel()
+    if not app[CRASHED]:
+        snapshotter.final(engine.last_seq)
     journal.close()
+
+
+async def _reap(snapshotter: Snapshotter) -> None:
+    while True:
+        await asyncio.sleep(0.2)
+        snapshotter.poll()
+
+
+def _take_snapshot(app: web.Application) -> Snapshot:
+    engine = app[ENGINE]
+    return Snapshot(
+        seq=engine.last_seq, ts=app[RUNNER].last_ts, engine=engine.snapshot(),
+        marketdata=app[MARKETDATA].snapshot(), userdata=app[USERDATA].snapshot(),
+    )  # fmt: skip
+
+
+def _restore(app: web.Application, directory: Path) -> None:
+    snap = load_latest(directory)
+    if snap is None:
+        return
+    started = time.perf_counter()
+    app[ENGINE].restore(snap.engine)
+    app[MARKETDATA].restore(snap.marketdata)
+    app[USERDATA].restore(snap.userdata)
+    app[RUNNER].last_ts = snap.ts
+    log.info("restored the snapshot at seq %d in %.2f s", snap.seq, time.perf_counter() - started)
 
 
 def _replay(app: web.Application, journal: Journal) -> None:

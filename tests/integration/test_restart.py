@@ -20,15 +20,16 @@ PASSWORD = "correct horse battery"
 
 
 class Server:
-    def __init__(self, data: Path, fsync: str) -> None:
-        self.data, self.fsync = data, fsync
+    def __init__(self, data: Path, fsync: str, snapshot_every: int = 100_000) -> None:
+        self.data, self.fsync, self.snapshot_every = data, fsync, snapshot_every
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port), "--data-dir",
-               str(self.data), "--fsync", self.fsync, "--no-bot"]  # fmt: skip
+               str(self.data), "--fsync", self.fsync, "--no-bot",
+               "--snapshot-every", str(self.snapshot_every)]  # fmt: skip
         log = self.data / "server.log"
         with log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -84,8 +85,11 @@ async def _trade_some(url: str, keys: dict[str, tuple[str, str]]) -> None:
 
 @pytest.mark.parametrize("fsync", ["batch", "off"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_restart_continues_exactly_where_it_stopped(tmp_path: Path, fsync: str, sig: signal.Signals) -> None:
-    server, keys = Server(tmp_path, fsync), {}
+@pytest.mark.parametrize("snapshot_every", [100_000, 25])
+def test_restart_continues_exactly_where_it_stopped(
+    tmp_path: Path, fsync: str, sig: signal.Signals, snapshot_every: int
+) -> None:
+    server, keys = Server(tmp_path, fsync, snapshot_every), {}
     server.start()
     asyncio.run(_trade_some(server.url, keys))
     before = asyncio.run(_state(server.url, keys))
@@ -94,7 +98,13 @@ def test_restart_continues_exactly_where_it_stopped(tmp_path: Path, fsync: str, 
     server.start()
     after = asyncio.run(_state(server.url, keys))
     assert after == before
-    assert "replayed" in (tmp_path / "server.log").read_text()
+    log = (tmp_path / "server.log").read_text()
+    if sig is signal.SIGTERM:  # a clean stop writes a last snapshot: nothing left to replay
+        assert "final snapshot" in log and "restored the snapshot" in log
+    elif snapshot_every == 25:  # snapshots were taken while trading, then the journal after one
+        assert "snapshot at seq" in log and "restored the snapshot" in log and "replayed" in log
+    else:
+        assert "replayed" in log and "restored the snapshot" not in log
 
     async def next_trade_id() -> str:
         async with await _user(server.url, "alice", keys) as alice:
