@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="markets and assets TOML (default: the demo config)")
     serve.add_argument("--data-dir", default="data", help="journal, snapshots, SQLite (created if missing)")
     serve.add_argument("--fsync", choices=["batch", "off"], default="batch")
+    serve.add_argument(
+        "--no-journal", action="store_true", help="benchmarks only: keep nothing across restarts"
+    )
     serve.add_argument("--bus", default="memory", help="memory, or redis://HOST:PORT")
     serve.add_argument("--role", choices=["all", "engine", "gateway"], default="all")
     serve.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
@@ -43,6 +46,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise ConfigError("only --role all with --bus memory is available in this version")
     return Settings(
         host=args.host, port=args.port, config=args.config, data_dir=args.data_dir, fsync=args.fsync,
+        journal=not args.no_journal,
         bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
         admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
         snapshot_seconds=args.snapshot_seconds,

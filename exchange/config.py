@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     config: str | None = None
     data_dir: str = "data"
     fsync: str = "batch"
+    #: False only for benchmarks that measure what the journal costs: nothing survives a restart.
+    journal: bool = True
     bus: str = "memory"
     role: str = "all"
     demo: bool = True

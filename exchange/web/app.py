@@ -111,7 +111,8 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         every_s=settings.snapshot_seconds, keep=settings.snapshots_kept,
     )  # fmt: skip
     snapshotter.last_seq = engine.last_seq
-    runner.journal, runner.after_batch = journal, snapshotter.after_batch
+    if settings.journal:
+        runner.journal, runner.after_batch = journal, snapshotter.after_batch
     task = asyncio.create_task(runner.run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
     reaper = asyncio.create_task(_reap(snapshotter), name="snapshot-reaper")
@@ -123,7 +124,7 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     except Exception:  # already logged by the runner; the exit code reports it
         log.error("engine task ended with an error during shutdown")
     reaper.cancel()
-    if not app[CRASHED]:
+    if settings.journal and not app[CRASHED]:
         snapshotter.final(engine.last_seq)
     journal.close()
 
