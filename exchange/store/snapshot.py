@@ -9,6 +9,7 @@ file or none. A file that does not decode is skipped with a warning (the older o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -29,6 +30,13 @@ class Snapshot(msgspec.Struct, frozen=True):
     engine: EngineSnapshot
     marketdata: MarketDataSnapshot
     userdata: UserDataSnapshot
+    #: ``state_hash(engine)`` when taken: a restore must reproduce it exactly.
+    engine_hash: str = ""
+
+
+def state_hash(engine: EngineSnapshot) -> str:
+    """SHA-256 of the engine state's canonical msgpack bytes (equal states, equal hashes)."""
+    return hashlib.sha256(msgspec.msgpack.encode(engine)).hexdigest()
 
 
 _encoder = msgspec.msgpack.Encoder()

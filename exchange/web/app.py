@@ -32,7 +32,7 @@ from exchange.service.snapshotter import Snapshotter
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
 from exchange.store.journal import Journal
-from exchange.store.snapshot import Snapshot, load_latest
+from exchange.store.snapshot import Snapshot, load_latest, state_hash
 from exchange.web import middlewares, ws
 from exchange.web.feed import Feed
 from exchange.web.keys import (
@@ -136,10 +136,10 @@ async def _reap(snapshotter: Snapshotter) -> None:
 
 
 def _take_snapshot(app: web.Application) -> Snapshot:
-    engine = app[ENGINE]
+    engine, state = app[ENGINE], app[ENGINE].snapshot()
     return Snapshot(
-        seq=engine.last_seq, ts=app[RUNNER].last_ts, engine=engine.snapshot(),
-        marketdata=app[MARKETDATA].snapshot(), userdata=app[USERDATA].snapshot(),
+        seq=engine.last_seq, ts=app[RUNNER].last_ts, engine=state, marketdata=app[MARKETDATA].snapshot(),
+        userdata=app[USERDATA].snapshot(), engine_hash=state_hash(state),
     )  # fmt: skip
 
 
@@ -149,6 +149,8 @@ def _restore(app: web.Application, directory: Path) -> None:
         return
     started = time.perf_counter()
     app[ENGINE].restore(snap.engine)
+    if state_hash(app[ENGINE].snapshot()) != snap.engine_hash:
+        raise RuntimeError(f"restoring the snapshot at seq {snap.seq} did not reproduce its state hash")
     app[MARKETDATA].restore(snap.marketdata)
     app[USERDATA].restore(snap.userdata)
     app[RUNNER].last_ts = snap.ts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from exchange.store.snapshot import state_hash
 from exchange.web.common import json_response
 from exchange.web.keys import BUS, ENGINE, METRICS, RUNNER, SETTINGS
 
@@ -17,6 +18,13 @@ async def healthz(request: web.Request) -> web.Response:
     body = {"status": "ok" if healthy else "degraded", "engine": running, "queue": depth,
             "lastSeq": app[ENGINE].last_seq}  # fmt: skip
     return json_response(body, status=200 if healthy else 503)
+
+
+async def statez(request: web.Request) -> web.Response:
+    """The engine's sequence and a hash of its whole state (O(state): for operators and
+    recovery checks, not for load balancers). Equal hashes mean identical books and balances."""
+    engine = request.app[ENGINE]
+    return json_response({"lastSeq": engine.last_seq, "stateHash": state_hash(engine.snapshot())})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/healthz", ops.healthz)
     r.add_get("/metrics", ops.metrics)
+    r.add_get("/statez", ops.statez)
     r.add_get("/ws", ws.ws_handler)
     r.add_get(f"{V1}/time", public_api.server_time)
     r.add_get(f"{V1}/markets", public_api.markets)

@@ -52,9 +52,10 @@ async def _user(url: str, name: str, keys: dict[str, tuple[str, str]]) -> Client
 
 
 async def _state(url: str, keys: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """Everything a user or the public can see, for comparison across a restart."""
+    """Everything a user or the public can see, and the engine's state hash, across a restart."""
     out: dict[str, Any] = {}
     async with Client(url) as anon:
+        out["statez"] = await anon.request("GET", "/statez")
         out["depth"] = await anon.depth(SOL, limit=1000)
         out["trades"] = await anon.trades(SOL, limit=1000)
         out["klines"] = await anon.klines(SOL, "1m")
