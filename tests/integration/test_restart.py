@@ -136,8 +136,11 @@ async def _get_order(c: Client, order_id: str) -> dict[str, Any]:
             await asyncio.sleep(float(exc.retry_after or 1))
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
-    server, keys = Server(tmp_path, "batch"), {}
+@pytest.mark.parametrize(("fsync", "kill_after_s"), [("batch", 0.4), ("batch", 1.2), ("off", 0.8)])
+def test_sigkill_mid_load_loses_no_acknowledged_order(
+    tmp_path: Path, fsync: str, kill_after_s: float
+) -> None:
+    server, keys = Server(tmp_path, fsync, snapshot_every=300), {}
     server.start()
     acked: dict[str, tuple[int, str]] = {}
 
@@ -148,7 +151,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
             await c.onramp("SOL", "1000")
         sides = ("buy", "sell", "buy")
         tasks = [asyncio.create_task(_pump(c, sides[i], i, acked)) for i, c in enumerate(clients)]
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(kill_after_s)
         assert server.proc is not None
         server.proc.send_signal(signal.SIGKILL)  # mid-load, answers in flight
         server.proc.wait(timeout=20)
@@ -168,6 +171,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
             assert later[found["status"]] >= later[status], (order_id, status, found["status"])
         for c in owners:
             await c.close()
+        async with Client(server.url) as anon:  # the recovered state still holds every invariant
+            assert (await anon.health())["status"] == "ok"
 
     asyncio.run(check())
     server.stop(signal.SIGTERM)
