@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     snapshot_every: int = 100_000
     snapshot_seconds: float = 300.0
     snapshots_kept: int = 2
+    #: Closed orders and fills per user kept in memory; older ones are read from SQLite.
+    recent_history: int = 1000
     #: Private routes: sustained requests per second per user, and the burst allowed.
     rate_per_s: float = 200.0
     rate_burst: int = 400

@@ -36,6 +36,7 @@ class Snapshotter:
         every_commands: int,
         every_s: float,
         keep: int = 2,
+        retained_from: Callable[[], int] | None = None,
     ) -> None:
         self.directory = directory
         self.take = take
@@ -43,6 +44,9 @@ class Snapshotter:
         self.every_commands = every_commands
         self.every_s = every_s
         self.keep = max(1, keep)
+        #: The journal must also keep what other projections have not durably applied yet
+        #: (the SQLite history): segments are dropped only below this sequence too.
+        self.retained_from = retained_from
         self.pending: tuple[int, int] | None = None  # (child pid, seq)
         self.last_seq = 0
         self.last_time = time.monotonic()
@@ -91,6 +95,8 @@ class Snapshotter:
         kept = snapshot.snapshots(self.directory)
         if kept:
             oldest = int(kept[0].name.split("-")[1].split(".")[0])
+            if self.retained_from is not None:
+                oldest = min(oldest, self.retained_from())
             self.journal.drop_before(oldest)
 
     def final(self, seq: int) -> None:

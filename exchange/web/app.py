@@ -31,6 +31,7 @@ from exchange.service.runner import Runner, wall_clock_ms
 from exchange.service.snapshotter import Snapshotter
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
+from exchange.store.history import History
 from exchange.store.journal import Journal
 from exchange.store.snapshot import Snapshot, load_latest, state_hash
 from exchange.web import middlewares, ws
@@ -42,6 +43,7 @@ from exchange.web.keys import (
     CRASHED,
     ENGINE,
     FEED,
+    HISTORY,
     HUB,
     MARKETDATA,
     METRICS,
@@ -69,7 +71,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_body, middlewares=[middlewares.errors])
     engine = Engine(venue.assets, venue.markets)
     bus = MemoryBus(settings.queue_size)
-    marketdata, userdata, hub = MarketData(venue.markets), UserData(), Hub()
+    marketdata, userdata, hub = MarketData(venue.markets), UserData(settings.recent_history), Hub()
     feed = Feed(venue, marketdata, hub, wall_clock_ms)
     bus.add_listener(marketdata.apply)  # first: the feed reads update ids and candles from it
     bus.add_listener(userdata.apply)
@@ -104,18 +106,20 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     settings, runner, engine = app[SETTINGS], app[RUNNER], app[ENGINE]
     data = Path(settings.data_dir)
     journal = Journal.open(data / "journal", fsync=settings.fsync == "batch")
+    history = app[HISTORY] = History.open(data / "history.sqlite3")
     _restore(app, data / "snapshots")
+    if history.last_seq < engine.last_seq:
+        log.warning("history ends at seq %d, before the snapshot at %d: those rows are missing",
+                    history.last_seq, engine.last_seq)  # fmt: skip
+    app[BUS].add_listener(history.apply)  # replay feeds it too; it skips what it already holds
     _replay(app, journal)
-    snapshotter = Snapshotter(
-        data / "snapshots", lambda: _take_snapshot(app), journal, every_commands=settings.snapshot_every,
-        every_s=settings.snapshot_seconds, keep=settings.snapshots_kept,
-    )  # fmt: skip
+    snapshotter = _snapshotter(app, journal, history)
     snapshotter.last_seq = engine.last_seq
     if settings.journal:
         runner.journal, runner.after_batch = journal, snapshotter.after_batch
     task = asyncio.create_task(runner.run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
-    reaper = asyncio.create_task(_reap(snapshotter), name="snapshot-reaper")
+    reaper = asyncio.create_task(_reap(snapshotter, history), name="snapshot-reaper")
     app[BUS].attach_inline(runner.process)
     yield
     app[BUS].close()
@@ -127,11 +131,23 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     if settings.journal and not app[CRASHED]:
         snapshotter.final(engine.last_seq)
     journal.close()
+    history.close()
 
 
-async def _reap(snapshotter: Snapshotter) -> None:
+def _snapshotter(app: web.Application, journal: Journal, history: History) -> Snapshotter:
+    settings = app[SETTINGS]
+    return Snapshotter(
+        Path(settings.data_dir) / "snapshots", lambda: _take_snapshot(app), journal,
+        every_commands=settings.snapshot_every, every_s=settings.snapshot_seconds,
+        keep=settings.snapshots_kept, retained_from=lambda: history.last_seq,
+    )  # fmt: skip
+
+
+async def _reap(snapshotter: Snapshotter, history: History) -> None:
+    """Every 100 ms: history rows go to their writer thread; a finished snapshot child is reaped."""
     while True:
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
+        history.flush()
         snapshotter.poll()
 
 

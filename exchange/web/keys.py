@@ -16,6 +16,7 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.runner import Runner
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
+from exchange.store.history import History
 from exchange.web.feed import Feed
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -36,3 +37,4 @@ HUB = web.AppKey("hub", Hub)
 FEED = web.AppKey("feed", Feed)
 #: Open web.ws.Connection objects (typed loosely: ws.py imports this module).
 WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)
+HISTORY = web.AppKey("history", History)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import web
 
-from exchange.service.marketdata import INTERVALS
+from exchange.domain.events import TradeExecuted
+from exchange.service.marketdata import INTERVALS, TradeRecord
 from exchange.web.auth import now_ms
 from exchange.web.common import json_response, query_int, query_limit, query_market
 from exchange.web.errors import invalid
-from exchange.web.keys import MARKETDATA, VENUE
+from exchange.web.keys import HISTORY, MARKETDATA, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json
 
 
@@ -42,7 +46,13 @@ async def depth(request: web.Request) -> web.Response:
 async def trades(request: web.Request) -> web.Response:
     m = query_market(request)
     assert m is not None
-    tape = request.app[MARKETDATA].trades(m.symbol, query_limit(request))
+    limit, end = query_limit(request), query_int(request, "endTime", None, 0, 2**53)
+    if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
+        tape: list[Any] = request.app[MARKETDATA].trades(m.symbol, limit)
+    else:
+        tape = [
+            _record(t) for t in await asyncio.to_thread(request.app[HISTORY].trades, m.symbol, limit, end)
+        ]
     return json_response([
         {
             "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
@@ -51,6 +61,10 @@ async def trades(request: web.Request) -> web.Response:
         }
         for t in tape
     ])  # fmt: skip
+
+
+def _record(t: TradeExecuted) -> TradeRecord:
+    return TradeRecord(t.trade_id, t.price, t.quantity, t.quote_quantity, t.ts, t.is_buyer_maker)
 
 
 async def klines(request: web.Request) -> web.Response:

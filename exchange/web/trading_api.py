@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from exchange.domain.reasons import Reason
 from exchange.web import orders
 from exchange.web.auth import authenticate
-from exchange.web.common import json_response, query_limit, query_market
+from exchange.web.common import json_response, query_int, query_limit, query_market
 from exchange.web.errors import ApiError, invalid
-from exchange.web.keys import ENGINE, USERDATA, VENUE
+from exchange.web.keys import ENGINE, HISTORY, USERDATA, VENUE
 from exchange.web.wire import fill_json, order_json
 
 
@@ -68,17 +70,45 @@ async def open_orders(request: web.Request) -> web.Response:
     return json_response([order_json(s, markets[s.symbol]) for s in reversed(found)])
 
 
+def _window(request: web.Request) -> tuple[int | None, int | None]:
+    start = query_int(request, "startTime", None, 0, 2**53)
+    end = query_int(request, "endTime", None, 0, 2**53)
+    if start is not None and end is not None and start > end:
+        raise invalid("startTime must not be after endTime")
+    return start, end
+
+
 async def order_history(request: web.Request) -> web.Response:
+    """Closed orders, newest first: the recent ones from memory (exact to the last command),
+    older ones and ``endTime`` pages from the SQLite history (read off the event loop)."""
     who = await authenticate(request)
     m = query_market(request, required=False)
+    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), _window(request)
+    found = [] if end is not None else request.app[USERDATA].closed_orders(who.user_id, symbol, limit)
+    if len(found) < limit:
+        before = found[-1].updated_at if found else end
+        older = await asyncio.to_thread(
+            request.app[HISTORY].closed_orders, who.user_id, symbol, limit, before
+        )
+        seen = {s.order_id for s in found}
+        found += [s for s in older if s.order_id not in seen][: limit - len(found)]
     markets = request.app[VENUE].markets
-    closed = request.app[USERDATA].closed_orders(who.user_id, m.symbol if m else None, query_limit(request))
-    return json_response([order_json(s, markets[s.symbol]) for s in closed])
+    return json_response(
+        [order_json(s, markets[s.symbol]) for s in found if start is None or s.updated_at >= start]
+    )
 
 
 async def fills(request: web.Request) -> web.Response:
+    """The caller's fills, newest first; memory first, then the SQLite history (as above)."""
     who = await authenticate(request)
     m = query_market(request, required=False)
+    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), _window(request)
+    found = [] if end is not None else request.app[USERDATA].fills(who.user_id, symbol, limit)
+    if len(found) < limit:
+        before = found[-1].ts if found else end
+        older = await asyncio.to_thread(request.app[HISTORY].fills, who.user_id, symbol, limit, before)
+        seen = {(f.trade_id, f.role) for f in found}
+        found += [f for f in older if (f.trade_id, f.role) not in seen][: limit - len(found)]
     venue = request.app[VENUE]
-    found = request.app[USERDATA].fills(who.user_id, m.symbol if m else None, query_limit(request))
+    found = [f for f in found if start is None or f.ts >= start]
     return json_response([fill_json(f, venue.markets[f.order.symbol], venue.assets) for f in found])
