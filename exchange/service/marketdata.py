@@ -306,6 +306,11 @@ class MarketData:
         out.reverse()
         return out
 
+    def oldest_candle(self, symbol: str, interval: str) -> int | None:
+        """Start of the oldest candle still in memory for (symbol, interval), or None."""
+        series = self._symbols[symbol].klines[interval]
+        return series[0].start if series else None
+
     def ticker(self, symbol: str, now_ms: int) -> Ticker:
         """Rolling 24 h ending at ``now_ms``, one-minute granularity."""
         sym = self._symbols[symbol]
@@ -411,3 +416,16 @@ def _load(sym: _Symbol, snap: SymbolSnapshot) -> None:
         sym.klines[name].extend(copy(c) for c in candles)
     sym.buckets.extend(copy(c) for c in snap.buckets)
     sym.last_price, sym.last_ts = snap.last_price, snap.last_ts
+
+
+def klines_from_trades(trades: Sequence[TradeExecuted], interval: str) -> list[Kline]:
+    """Candles built from trades (oldest first), as ``apply`` would have built them: for ranges
+    older than what memory keeps, from the SQLite history."""
+    ms = INTERVALS[interval]
+    candles: list[Candle] = []
+    for t in trades:
+        start = candle_start(t.ts, ms)
+        if not candles or candles[-1].start != start:
+            candles.append(Candle(start, t.price, t.price, t.price, t.price, 0, 0, 0))
+        candles[-1].add(t.price, t.quantity, t.quote_quantity)
+    return [c.kline(ms) for c in candles]

@@ -323,6 +323,11 @@ class History:
         sql = f"SELECT body FROM trades WHERE {where} ORDER BY ts DESC, trade_id DESC LIMIT ?"
         return [_TRADE_DECODER.decode(body) for (body,) in self._query(sql, (*args, limit))]
 
+    def trades_between(self, symbol: str, start: int, end: int) -> list[TradeExecuted]:
+        """The market's trades with ``start <= ts <= end``, oldest first (klines beyond memory)."""
+        sql = "SELECT body FROM trades WHERE symbol = ? AND ts >= ? AND ts <= ? ORDER BY ts, trade_id"
+        return [_TRADE_DECODER.decode(body) for (body,) in self._query(sql, (symbol, start, end))]
+
     def order_fills(self, order_id: int) -> list[OrderFilled]:
         """The fills of one order, oldest first."""
         sql = "SELECT body FROM fills WHERE order_id = ? ORDER BY trade_id"

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from exchange.domain.events import TradeExecuted
-from exchange.service.marketdata import INTERVALS, TradeRecord
+from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
 from exchange.web.auth import now_ms
 from exchange.web.common import json_response, query_int, query_limit, query_market
 from exchange.web.errors import invalid
@@ -77,7 +77,16 @@ async def klines(request: web.Request) -> web.Response:
     end = query_int(request, "endTime", None, 0, 2**53)
     if start is not None and end is not None and start > end:
         raise invalid("startTime must not be after endTime")
-    candles = request.app[MARKETDATA].klines(m.symbol, interval, start, end, query_limit(request, 500))
+    md, limit = request.app[MARKETDATA], query_limit(request, 500)
+    candles = md.klines(m.symbol, interval, start, end, limit)
+    oldest = md.oldest_candle(m.symbol, interval)
+    if start is not None and (oldest is None or start < oldest) and len(candles) < limit:
+        # Older than memory keeps: rebuild those candles from the trades in the SQLite history.
+        until = min(end if end is not None else 2**53, (oldest if oldest is not None else 2**53)) - 1
+        first = candle_start(start, INTERVALS[interval])  # include the candle start falls in
+        older = await asyncio.to_thread(request.app[HISTORY].trades_between, m.symbol, first, until)
+        rebuilt = [k for k in klines_from_trades(older, interval) if k.start >= start]
+        candles = (rebuilt + candles)[-limit:]
     return json_response([
         {
             "start": k.start, "end": k.end, "open": m.price.format(k.open), "high": m.price.format(k.high),
