@@ -7,7 +7,7 @@ DOMAIN  := $(wildcard exchange/domain/*.py)
 NATIVE  := exchange/domain/.compiled
 
 .PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
-        bench-engine bench-rest bench-ws clean
+        bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-rest: $(NATIVE)
 
 bench-ws: $(NATIVE)
 	$(BIN)/python -m bench.ws --json
+
+bench-durability: $(NATIVE)
+	$(BIN)/python -m bench.durability --json
 
 clean: clean-compiled
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build

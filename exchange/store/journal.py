@@ -257,8 +257,10 @@ class Journal:
 
     # -- appending -------------------------------------------------------------------------
 
-    def append(self, commands: Sequence[AnyCommand]) -> None:
-        """Write the batch as one record (fsynced if ``fsync``); seqs must continue ``last_seq``."""
+    def append(self, commands: Sequence[AnyCommand], *, sync: bool = True) -> None:
+        """Write the batch as one record (fsynced if ``fsync`` and ``sync``); seqs must continue
+        ``last_seq``. ``sync=False`` leaves the fsync to the caller (``sync()``, e.g. in a thread
+        while the event loop gathers the next batch: group commit)."""
         if not commands:
             return
         if self._closed or self._failed:
@@ -272,7 +274,7 @@ class Journal:
         record = encode_record(commands)
         if self._fd is None or self._size >= self.segment_bytes:
             self._roll(first)
-        self._write(record)
+        self._write(record, sync)
         self.last_seq = last
 
     def _roll(self, first_seq: int) -> None:
@@ -286,13 +288,13 @@ class Journal:
         if self.fsync:
             _fsync_dir(self.directory)
 
-    def _write(self, record: bytes) -> None:
+    def _write(self, record: bytes, sync: bool = True) -> None:
         assert self._fd is not None
         fd, view, written = self._fd, memoryview(record), 0
         try:
             while written < len(record):  # one write, unless the OS writes less
                 written += os.write(fd, view[written:])
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(fd)
         except BaseException:
             self._failed = True  # after a failed fsync the file's state is unknown: never retry

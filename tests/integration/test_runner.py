@@ -42,11 +42,16 @@ class BrokenEngine:
 
 
 class RecordingJournal:
+    fsync = False
+
     def __init__(self) -> None:
         self.batches: list[list[AnyCommand]] = []
 
-    def append(self, commands: Sequence[AnyCommand]) -> None:
+    def append(self, commands: Sequence[AnyCommand], *, sync: bool = True) -> None:
         self.batches.append(list(commands))
+
+    def sync(self) -> None:
+        return None
 
 
 async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_order() -> None:
