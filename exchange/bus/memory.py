@@ -4,16 +4,16 @@ On one node this replaces Redis: submit is a ``put_nowait`` (about 10 us end to 
 queue fails fast with ``Overloaded``, and listeners are plain callables run by the engine task
 right after each command (they must not block; the WebSocket hub only enqueues).
 
-Idle fast path: when the queue is empty the engine task is parked in ``get()`` with nothing in
-flight, so a command can be processed at once in the caller's own turn (``attach_inline``)
-without changing the order of anything: that saves two event-loop turns per request when the
-exchange is not busy. Under load the queue is not empty and commands batch as usual.
+Every command goes through the queue, even when the engine is idle: measured under load,
+commands that queue up and run as one batch cost less each than commands run one by one in
+their request's turn (bench.durability, 32 clients: ~8,000 against ~5,300 req/s), and with an
+fsyncing journal only batches share an fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from exchange.bus.base import Closed, Listener, Overloaded, Pending
 from exchange.domain.commands import AnyCommand
@@ -30,27 +30,17 @@ class MemoryBus:
         self._listeners: list[Listener] = []
         self._closed = False
         self._ended = False
-        self._inline: Callable[[list[Pending]], None] | None = None
-
-    def attach_inline(self, process: Callable[[list[Pending]], None] | None) -> None:
-        """Let ``submit`` hand a command straight to ``process`` while the queue is empty."""
-        self._inline = process
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- gateway side ----------------------------------------------------------------------
     def submit(self, command: AnyCommand) -> asyncio.Future[list[Event]]:
         if self._closed:
             raise Closed("the exchange is shutting down")
-        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:  # looked up once: on 3.11 get_running_loop() costs a getpid() call
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Event]] = loop.create_future()
         queue = self._queue
-        if self._inline is not None and queue.empty():
-            try:
-                self._inline([(command, future)])
-            except BaseException:
-                self.close()  # the engine is broken: refuse everything from now on
-                if future.done() and not future.cancelled():
-                    future.exception()  # the caller gets the exception itself, not the future
-                raise
-            return future
         if queue.qsize() >= self._maxsize:
             raise Overloaded("the engine queue is full")
         queue.put_nowait((command, future))
@@ -63,7 +53,6 @@ class MemoryBus:
         """Stop taking commands; the runner drains what is queued, then sees the end."""
         if not self._closed:
             self._closed = True
-            self._inline = None
             self._queue.put_nowait(None)
 
     def fail_queued(self, exc: BaseException) -> None:

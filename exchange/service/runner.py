@@ -82,10 +82,9 @@ class Runner:
         self.last_ts = 0
         self.commands = 0
         self.running = False
-        self.error: BaseException | None = None
 
     async def run(self) -> None:
-        """Process batches until the source is closed and drained; re-raise an inline failure.
+        """Process batches until the source is closed and drained.
 
         With an fsyncing journal the fsync runs in a thread while the event loop keeps taking
         requests into the queue, so the next batch carries everything that arrived meanwhile:
@@ -93,33 +92,12 @@ class Runner:
         self.running = True
         try:
             while batch := await self.source.next_batch(self.batch_limit):
+                stamped = self._stamp(batch)
                 if self.journal.fsync:
-                    stamped = self._stamp(batch)
                     await asyncio.to_thread(self.journal.sync)
-                    self._guarded(self._apply, batch, stamped)
-                else:
-                    self.process(batch)
+                self._apply(batch, stamped)
         finally:
             self.running = False
-        if self.error is not None:
-            raise self.error
-
-    def _guarded(self, step: Callable[..., None], *args: object) -> None:
-        try:
-            step(*args)
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def process(self, batch: list[Pending]) -> None:
-        """Stamp, journal, handle, publish and reply one batch (also called inline by the bus)."""
-        self._guarded(self._process, batch)
-
-    def _process(self, batch: list[Pending]) -> None:
-        stamped = self._stamp(batch)
-        if self.journal.fsync:
-            self.journal.sync()
-        self._apply(batch, stamped)
 
     def _stamp(self, batch: list[Pending]) -> list[AnyCommand]:
         """Number and time the batch and write it to the journal (not yet fsynced)."""

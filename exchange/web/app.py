@@ -120,8 +120,6 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(runner.run(), name="engine")
     task.add_done_callback(lambda t: _on_engine_done(app, t))
     reaper = asyncio.create_task(_reap(snapshotter, history), name="snapshot-reaper")
-    if not runner.journal.fsync:  # an fsyncing journal batches in the engine task (group commit)
-        app[BUS].attach_inline(runner.process)
     yield
     app[BUS].close()
     try:

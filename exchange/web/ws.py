@@ -28,7 +28,16 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web import orders
 from exchange.web.auth import now_ms, session_from_cookie
 from exchange.web.errors import ApiError
-from exchange.web.keys import ACCOUNTS, FEED, HUB, SETTINGS, USER_LIMITER, VENUE, WS_CONNS, WS_COUNT
+from exchange.web.keys import (
+    ACCOUNTS,
+    FEED,
+    HUB,
+    SETTINGS,
+    USER_LIMITER,
+    VENUE,
+    WS_CONNS,
+    WS_COUNT,
+)
 from exchange.web.streams import StreamError, parse_stream
 
 MAX_STREAMS = 100

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -71,22 +70,6 @@ async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_ord
     assert all(isinstance(e[0], Onramped) for e in events)
 
 
-async def test_idle_bus_runs_a_command_inline_and_a_busy_one_queues_behind() -> None:
-    bus = MemoryBus(10)
-    runner = Runner(Engine(VENUE.assets, VENUE.markets), bus, bus)
-    bus.attach_inline(runner.process)
-    first = bus.submit(_onramp(1))
-    assert first.done() and first.result()[0].seq == 1  # answered in the caller's own turn
-    bus.attach_inline(None)
-    queued = bus.submit(_onramp(2))
-    bus.attach_inline(runner.process)
-    behind = bus.submit(_onramp(3))  # the queue is not empty: it must not jump ahead
-    assert not queued.done() and not behind.done()
-    bus.close()
-    await runner.run()
-    assert (queued.result()[0].seq, behind.result()[0].seq) == (2, 3)
-
-
 async def test_full_queue_fails_fast_with_overloaded() -> None:
     bus = MemoryBus(2)
     bus.submit(_onramp(1))
@@ -122,34 +105,12 @@ async def test_engine_exception_fails_pending_replies_and_stops_the_task() -> No
 async def test_overloaded_engine_answers_503_over_http(aiohttp_client: object, tmp_path: object) -> None:
     from exchange.client import Client, ExchangeError
     from exchange.web.app import create_app
-    from exchange.web.keys import BUS
     from tests.integration.conftest import TEST_SETTINGS
 
     settings = Settings(data_dir=str(tmp_path), queue_size=0, **TEST_SETTINGS)  # type: ignore[arg-type]
-    app = create_app(settings)
-
-    async def no_idle_fast_path(app: Any) -> None:
-        # An idle engine takes commands inline, which is never "overloaded"; turn that off so
-        # the zero-size queue is what every command meets.
-        app[BUS].attach_inline(None)
-
-    app.on_startup.append(no_idle_fast_path)
-    client = await aiohttp_client(app)  # type: ignore[operator]
+    client = await aiohttp_client(create_app(settings))  # type: ignore[operator]
     async with Client(str(client.make_url("")).rstrip("/")) as alice:
         await alice.signup("alice", "correct horse battery")
         with pytest.raises(ExchangeError) as err:
             await alice.onramp("USDC", "10")
     assert (err.value.status, err.value.code) == (503, "OVERLOADED") and err.value.retry_after
-
-
-async def test_engine_exception_on_the_inline_path_closes_the_bus_and_stops_the_task() -> None:
-    bus = MemoryBus(10)
-    runner = Runner(BrokenEngine(fails_for=1), bus, bus)  # type: ignore[arg-type]
-    bus.attach_inline(runner.process)
-    task = asyncio.create_task(runner.run())
-    with pytest.raises(AssertionError):
-        bus.submit(_onramp(1))
-    with pytest.raises(Closed):
-        bus.submit(_onramp(2))
-    with pytest.raises(AssertionError, match="invariant broken"):
-        await task
