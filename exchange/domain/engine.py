@@ -301,7 +301,7 @@ class Engine(EngineState):
         self, o: Order, m: Market, book: OrderBook, price: int, qty: int, out: list[Event]
     ) -> Rejection | None:
         asset, old_hold = self._resting_hold(o, m)
-        new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)
+        new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)[1]
         if new_hold - old_hold > self.ledger.available(o.user, asset):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
         if o.post_only and book.crosses(o.side, price):
@@ -350,12 +350,10 @@ class Engine(EngineState):
 
     @staticmethod
     def _resting_hold(o: Order, m: Market, qty: int | None = None) -> tuple[str, int]:
-        """(asset, amount) a limit order holds for ``qty`` (default: its remaining)."""
-        qty = o.remaining if qty is None else qty
-        if o.side is BUY:
-            assert o.price is not None
-            return m.quote.name, m.notional(o.price, qty)
-        return m.base.name, m.base_amount(qty)
+        """(asset, amount) an order holds for ``qty`` (default: its remaining); a market sell holds
+        base like a limit sell, and a market buy is never asked (it holds a budget)."""
+        assert o.side is SELL or o.price is not None
+        return risk.limit_hold(m, o.side, o.price or 0, o.remaining if qty is None else qty)
 
     def _end(self, o: Order, status: OrderStatus, out: list[Event], why: str = "") -> None:
         o.status, o.updated = status, self._ts

@@ -123,9 +123,12 @@ def _check_market(o: Order, m: Market) -> Rejection | None:
     return check_notional(m, o.quote_qty)
 
 
-def limit_hold(m: Market, side: Side, price: int, remaining: int) -> int:
-    """What a resting limit order with ``remaining`` steps must keep locked."""
-    return m.notional(price, remaining) if side is BUY else m.base_amount(remaining)
+def limit_hold(m: Market, side: Side, price: int, remaining: int) -> tuple[str, int]:
+    """(asset, amount) a limit order resting with ``remaining`` steps at ``price`` keeps locked:
+    quote for a buy, base for a sell. The one definition the engine and its checks use."""
+    if side is BUY:
+        return m.quote.name, m.notional(price, remaining)
+    return m.base.name, m.base_amount(remaining)
 
 
 def _walk(book: OrderBook, taker: Order, limit: int | None) -> list[tuple[int, int]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from exchange.domain.book import Order, OrderBook
-from exchange.domain.commands import Side
 from exchange.domain.events import OrderState
 from exchange.domain.ledger import Balance, Ledger
 from exchange.domain.markets import Asset, Market
+from exchange.domain.risk import limit_hold
 from exchange.domain.snapshots import EngineSnapshot, RestingOrder
 
 
@@ -177,13 +177,9 @@ class EngineState:
     def _check_locked(self) -> None:
         need: dict[tuple[int, str], int] = {}
         for o in self.orders.values():
-            m = self.markets[o.symbol]
             assert o.price is not None
-            if o.side is Side.BUY:
-                key, amount = (o.user, m.quote.name), m.notional(o.price, o.remaining)
-            else:
-                key, amount = (o.user, m.base.name), m.base_amount(o.remaining)
-            need[key] = need.get(key, 0) + amount
+            asset, amount = limit_hold(self.markets[o.symbol], o.side, o.price, o.remaining)
+            need[(o.user, asset)] = need.get((o.user, asset), 0) + amount
         for user, account in self.ledger.accounts.items():
             for asset, b in account.items():
                 needed = need.get((user, asset), 0)
