@@ -80,7 +80,6 @@ class Runner:
         #: Called with the last sequence number after each batch (the snapshotter's trigger).
         self.after_batch = after_batch
         self.last_ts = 0
-        self.commands = 0
         self.running = False
 
     async def run(self) -> None:
@@ -126,7 +125,6 @@ class Runner:
                 raise
             if not future.done():  # a caller that timed out has cancelled its future
                 future.set_result(events)
-        self.commands += len(batch)
         if self.observe is not None:
             self.observe(len(batch), steps)
         if self.after_batch is not None:

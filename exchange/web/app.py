@@ -55,7 +55,6 @@ from exchange.web.keys import (
     USERDATA,
     VENUE,
     WS_CONNS,
-    WS_COUNT,
 )
 from exchange.web.routes import setup_routes
 
@@ -77,11 +76,11 @@ def create_app(
     bus.add_listener(marketdata.apply)  # first: the feed reads update ids and candles from it
     bus.add_listener(userdata.apply)
     bus.add_listener(feed.apply)
-    app[HUB], app[FEED], app[WS_CONNS] = hub, feed, set()
-    ws_count = [0]
-    metrics = Metrics(bus.depth, lambda: ws_count[0], lambda: (hub.frames_offered, hub.evicted))
+    conns: set[object] = set()  # the open sockets; their count is the ws gauge
+    app[HUB], app[FEED], app[WS_CONNS] = hub, feed, conns
+    metrics = Metrics(bus.depth, lambda: len(conns), lambda: (hub.frames_offered, hub.evicted))
     app[SETTINGS], app[VENUE], app[ENGINE], app[BUS] = settings, venue, engine, bus
-    app[MARKETDATA], app[USERDATA], app[METRICS], app[WS_COUNT] = marketdata, userdata, metrics, ws_count
+    app[MARKETDATA], app[USERDATA], app[METRICS] = marketdata, userdata, metrics
     app[RUNNER] = Runner(engine, bus, bus, observe=metrics.observe_batch)
     app[USER_LIMITER] = TokenBucketLimiter(settings.rate_per_s, settings.rate_burst)
     app[AUTH_LIMITER] = TokenBucketLimiter(settings.auth_rate_per_s, settings.auth_burst)

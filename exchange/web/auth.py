@@ -15,6 +15,7 @@ from typing import NamedTuple
 from aiohttp import web
 
 from exchange import signing
+from exchange.service.runner import wall_clock_ms
 from exchange.store.accounts import Session
 from exchange.web.errors import ApiError
 from exchange.web.keys import ACCOUNTS, USER_LIMITER
@@ -29,8 +30,8 @@ class Principal(NamedTuple):
     api_key: str | None
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+#: The same clock the engine is stamped with.
+now_ms = wall_clock_ms
 
 
 def unauthorized(message: str) -> ApiError:

@@ -49,6 +49,15 @@ def query_int(request: web.Request, name: str, default: int | None, lo: int, hi:
     return int(raw)
 
 
+def query_window(request: web.Request) -> tuple[int | None, int | None]:
+    """``startTime`` and ``endTime`` (ms), either may be absent; 400 if start is after end."""
+    start = query_int(request, "startTime", None, 0, 2**53)
+    end = query_int(request, "endTime", None, 0, 2**53)
+    if start is not None and end is not None and start > end:
+        raise invalid("startTime must not be after endTime")
+    return start, end
+
+
 def query_limit(request: web.Request, default: int = 100) -> int:
     limit = query_int(request, "limit", default, 1, 1000)
     assert limit is not None

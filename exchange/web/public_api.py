@@ -10,7 +10,7 @@ from aiohttp import web
 from exchange.domain.events import TradeExecuted
 from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
 from exchange.web.auth import now_ms
-from exchange.web.common import json_response, query_int, query_limit, query_market
+from exchange.web.common import json_response, query_int, query_limit, query_market, query_window
 from exchange.web.errors import invalid
 from exchange.web.keys import HISTORY, MARKETDATA, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json
@@ -73,10 +73,7 @@ async def klines(request: web.Request) -> web.Response:
     interval = request.query.get("interval", "1m")
     if interval not in INTERVALS:
         raise invalid(f"interval must be one of {' '.join(INTERVALS)}")
-    start = query_int(request, "startTime", None, 0, 2**53)
-    end = query_int(request, "endTime", None, 0, 2**53)
-    if start is not None and end is not None and start > end:
-        raise invalid("startTime must not be after endTime")
+    start, end = query_window(request)
     md, limit = request.app[MARKETDATA], query_limit(request, 500)
     candles = md.klines(m.symbol, interval, start, end, limit)
     oldest = md.oldest_candle(m.symbol, interval)

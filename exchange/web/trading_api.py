@@ -9,7 +9,7 @@ from aiohttp import web
 from exchange.domain.reasons import Reason
 from exchange.web import orders
 from exchange.web.auth import authenticate
-from exchange.web.common import json_response, query_int, query_limit, query_market
+from exchange.web.common import json_response, query_limit, query_market, query_window
 from exchange.web.errors import ApiError, invalid
 from exchange.web.keys import ENGINE, HISTORY, USERDATA, VENUE
 from exchange.web.wire import fill_json, order_json
@@ -70,20 +70,12 @@ async def open_orders(request: web.Request) -> web.Response:
     return json_response([order_json(s, markets[s.symbol]) for s in reversed(found)])
 
 
-def _window(request: web.Request) -> tuple[int | None, int | None]:
-    start = query_int(request, "startTime", None, 0, 2**53)
-    end = query_int(request, "endTime", None, 0, 2**53)
-    if start is not None and end is not None and start > end:
-        raise invalid("startTime must not be after endTime")
-    return start, end
-
-
 async def order_history(request: web.Request) -> web.Response:
     """Closed orders, newest first: the recent ones from memory (exact to the last command),
     older ones and ``endTime`` pages from the SQLite history (read off the event loop)."""
     who = await authenticate(request)
     m = query_market(request, required=False)
-    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), _window(request)
+    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), query_window(request)
     found = [] if end is not None else request.app[USERDATA].closed_orders(who.user_id, symbol, limit)
     if len(found) < limit:
         before = found[-1].updated_at if found else end
@@ -102,7 +94,7 @@ async def fills(request: web.Request) -> web.Response:
     """The caller's fills, newest first; memory first, then the SQLite history (as above)."""
     who = await authenticate(request)
     m = query_market(request, required=False)
-    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), _window(request)
+    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), query_window(request)
     found = [] if end is not None else request.app[USERDATA].fills(who.user_id, symbol, limit)
     if len(found) < limit:
         before = found[-1].ts if found else end

@@ -36,7 +36,6 @@ from exchange.web.keys import (
     USER_LIMITER,
     VENUE,
     WS_CONNS,
-    WS_COUNT,
 )
 from exchange.web.streams import StreamError, parse_stream
 
@@ -234,7 +233,6 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     assert transport is not None
     conn = Connection(app, ws, transport, session.user_id if session else None)
     app[WS_CONNS].add(conn)
-    app[WS_COUNT][0] += 1
     writer = asyncio.create_task(conn.outbox.pump())
     try:
         async for msg in ws:
@@ -245,7 +243,6 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     finally:
         app[HUB].drop(conn.outbox)
         app[WS_CONNS].discard(conn)
-        app[WS_COUNT][0] -= 1
         conn.outbox.close()
         writer.cancel()
         with contextlib.suppress(BaseException):
