@@ -198,6 +198,8 @@ class Hub:
         arrives meanwhile waits for one slice, not for a thousand writes. Order per subscriber
         holds: a later flush of the same outbox writes everything it holds, older frames first.
         """
+        if not self._pending:  # every command calls this; most reach no subscriber
+            return
         pending, self._pending = self._pending, set()
         if len(pending) <= SLICE:
             for outbox in pending:
