@@ -226,15 +226,16 @@ class MarketData:
     # -- feeding ---------------------------------------------------------------------------
     def apply(self, events: Sequence[Event]) -> None:
         """Apply one engine command's events, in order; other event kinds are ignored."""
+        # type() identity, not match/isinstance: this runs for every event, replay included
+        # (about 3 million at a restart from 1M commands), and event classes are final.
         for event in events:
-            match event:
-                case BookChanged():
-                    self._on_book(event)
-                case TradeExecuted():
-                    self._on_trade(event)
-                case _:
-                    pass
-            self.last_seq = event.seq
+            kind = type(event)
+            if kind is BookChanged:
+                self._on_book(event)  # type: ignore[arg-type]
+            elif kind is TradeExecuted:
+                self._on_trade(event)  # type: ignore[arg-type]
+        if events:
+            self.last_seq = events[-1].seq
 
     def _on_book(self, e: BookChanged) -> None:
         sym = self._symbols[e.symbol]

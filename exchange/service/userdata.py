@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import cast
 
 import msgspec
 
@@ -21,7 +22,7 @@ from exchange.domain.events import (
     OrderState,
 )
 
-_CLOSING = (OrderCanceled, OrderExpired, OrderFilled)
+_CLOSING = frozenset((OrderCanceled, OrderExpired, OrderFilled))  # final classes: type() suffices
 
 
 class UserDataSnapshot(msgspec.Struct, frozen=True):
@@ -42,9 +43,9 @@ class UserData:
 
     def apply(self, events: Sequence[Event]) -> None:
         for event in events:
-            if not isinstance(event, _CLOSING):
+            if type(event) not in _CLOSING:
                 continue
-            state = event.order
+            state = cast("OrderCanceled | OrderExpired | OrderFilled", event).order
             if isinstance(event, OrderFilled):
                 self._user_deque(self._fills, state.user_id).appendleft(event)
                 self._order_fills.setdefault(state.order_id, []).append(event)

@@ -42,7 +42,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import msgspec
 
@@ -99,7 +99,7 @@ _INSERT_TRADE: Final = "INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?)"
 _SET_LAST_SEQ: Final = "INSERT OR REPLACE INTO meta VALUES ('last_seq', ?)"
 
 #: The events the history keeps; the rest only advance ``last_seq``.
-_KEPT: Final = (TradeExecuted, OrderFilled, OrderCanceled, OrderExpired)
+_KEPT: Final = frozenset((TradeExecuted, OrderFilled, OrderCanceled, OrderExpired))  # final classes
 _Kept = TradeExecuted | OrderFilled | OrderCanceled | OrderExpired
 _Row = tuple[Any, ...]
 
@@ -241,9 +241,10 @@ class History:
                 continue
             if seq > top:
                 top = seq
-            if isinstance(event, _KEPT):
-                pending.append(event)
-                self._pending_rows += _rows_of(event)
+            if type(event) in _KEPT:  # every event passes here, replay included: no isinstance
+                kept = cast(_Kept, event)
+                pending.append(kept)
+                self._pending_rows += _rows_of(kept)
         self._accepted_seq = top
         if self._pending_rows > MAX_PENDING_ROWS:
             self.flush()
