@@ -82,6 +82,8 @@ class MarketConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", f
 class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     assets: dict[str, AssetConfig]
     markets: dict[str, MarketConfig]
+    #: The liquidity bot's section, checked by exchange/demo_config.py (the venue ignores it).
+    demo: dict[str, object] | None = None
 
 
 class Venue(msgspec.Struct, frozen=True):

@@ -1,8 +1,9 @@
 """THE composition root: ``create_app(settings)`` builds every part and wires their lifetimes.
 
-Lifetimes live in ``cleanup_ctx``, in order: accounts (SQLite) -> engine task. Shutdown runs
-them backwards: the bus stops taking commands, the runner drains what is queued, then the
-accounts store closes. If the engine task dies, the process is told to stop (SIGTERM to
+Lifetimes live in ``cleanup_ctx``, in order: accounts (SQLite) -> engine task -> demo bot
+(web/demo_bot.py; it cancels its orders in ``on_shutdown``). Shutdown runs them backwards:
+the bus stops taking commands, the runner drains what is queued, then the accounts store
+closes. If the engine task dies, the process is told to stop (SIGTERM to
 itself) and ``CRASHED`` records why, so the CLI can exit non-zero: never trade on after it.
 """
 
@@ -35,7 +36,7 @@ from exchange.store.accounts import Accounts
 from exchange.store.history import History
 from exchange.store.journal import Journal
 from exchange.store.snapshot import Snapshot, load_latest, state_hash
-from exchange.web import middlewares, ws
+from exchange.web import demo_bot, middlewares, ws
 from exchange.web.feed import Feed
 from exchange.web.keys import (
     ACCOUNTS,
@@ -89,6 +90,8 @@ def create_app(
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_engine_task)
     app.cleanup_ctx.append(_depth_flush)
+    if settings.demo and settings.bot:
+        demo_bot.install(app)  # last in cleanup_ctx; its on_shutdown runs before close_all
     app.on_shutdown.append(ws.close_all)
     setup_routes(app)
     return app

@@ -24,8 +24,9 @@ MakeUser = Callable[..., Awaitable[Client]]
 #: Generous limits so tests that create many users or orders do not trip them by accident;
 #: the limits themselves are tested with their own settings.
 #: The journal writes without fsync here (the durability tests use both policies on purpose).
+#: No liquidity bot: tests want the books they make (test_demo_bot.py turns it on).
 TEST_SETTINGS = dict(
-    auth_rate_per_s=1000.0, auth_burst=1000, rate_per_s=10_000.0, rate_burst=10_000, fsync="off"
+    auth_rate_per_s=1000.0, auth_burst=1000, rate_per_s=10_000.0, rate_burst=10_000, fsync="off", bot=False
 )
 
 

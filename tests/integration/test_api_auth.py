@@ -678,7 +678,12 @@ async def test_user_id_in_body_is_refused_and_never_acts_as_that_user(
 @pytest.fixture
 async def tight_url(aiohttp_server: Any, tmp_path: Path) -> str:
     settings = Settings(
-        data_dir=str(tmp_path / "tight"), rate_per_s=1.0, rate_burst=5, auth_rate_per_s=0.5, auth_burst=3
+        data_dir=str(tmp_path / "tight"),
+        rate_per_s=1.0,
+        rate_burst=5,
+        auth_rate_per_s=0.5,
+        auth_burst=3,
+        bot=False,
     )
     server: TestServer = await aiohttp_server(create_app(settings))
     return str(server.make_url("")).rstrip("/")
