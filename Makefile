@@ -5,8 +5,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DOMAIN  := $(wildcard exchange/domain/*.py)
 NATIVE  := exchange/domain/.compiled
+NODE    := node_modules/.installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
+.PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled chromium browser \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -14,6 +16,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,redis]'
 	touch $(STAMP)
+
+# Browser libraries (lightweight-charts), exactly as package-lock.json pins them; served as files.
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE)
+
+# The browser tests drive Debian's Chromium (RECIPES.md); installed once if missing.
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
 # The engine core compiled with mypyc (exchange/build.py); rebuilt when a domain file changes.
 $(NATIVE): $(STAMP) $(DOMAIN)
@@ -24,7 +36,7 @@ compile: $(NATIVE)
 clean-compiled: $(STAMP)
 	$(BIN)/python -m exchange.build clean
 
-run: $(NATIVE)
+run: $(NATIVE) $(NODE)
 	$(BIN)/python -m exchange serve --data-dir data
 
 lint: $(STAMP)
@@ -34,15 +46,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Every test twice: on the interpreted engine, then on the compiled one that `make run` serves.
-unit-interpreted: clean-compiled
-	$(BIN)/pytest
+# Every test twice: on the interpreted engine, then on the compiled one that `make run` serves;
+# the browser tests once, on the latter, in a pytest run of their own: Playwright's sync API
+# keeps an event loop running in the main thread, which async tests after it cannot share.
+unit-interpreted: clean-compiled $(NODE)
+	$(BIN)/pytest --ignore=tests/browser
 
 unit-compiled: unit-interpreted
 	$(BIN)/python -m exchange.build compile
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/browser
 
-unit: unit-compiled
+browser: unit-compiled chromium
+	$(BIN)/pytest tests/browser
+
+unit: browser
 
 test: lint typecheck unit
 

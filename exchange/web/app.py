@@ -36,7 +36,7 @@ from exchange.store.accounts import Accounts
 from exchange.store.history import History
 from exchange.store.journal import Journal
 from exchange.store.snapshot import Snapshot, load_latest, state_hash
-from exchange.web import demo_bot, middlewares, ws
+from exchange.web import demo_bot, middlewares, pages, ws
 from exchange.web.feed import Feed
 from exchange.web.keys import (
     ACCOUNTS,
@@ -93,6 +93,7 @@ def create_app(
     if settings.demo and settings.bot:
         demo_bot.install(app)  # last in cleanup_ctx; its on_shutdown runs before close_all
     app.on_shutdown.append(ws.close_all)
+    pages.setup_templates(app)
     setup_routes(app)
     return app
 

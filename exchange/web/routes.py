@@ -1,10 +1,10 @@
-"""The route table: every path of API.md, and the seed's aliases."""
+"""The route table: every path of API.md, the seed's aliases, and the browser pages."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.web import account_api, ops, public_api, trading_api, ws
+from exchange.web import account_api, ops, pages, public_api, trading_api, ws
 
 V1 = "/api/v1"
 
@@ -43,3 +43,5 @@ def setup_routes(app: web.Application) -> None:
     r.add_delete(f"{V1}/orders", trading_api.cancel_all)
     r.add_get(f"{V1}/orders/history", trading_api.order_history)
     r.add_get(f"{V1}/fills", trading_api.fills)
+
+    pages.setup_pages(app)  # /, /trade/S, /login, /signup, /account, /static, /favicon.ico

@@ -1,0 +1,155 @@
+"""Browser tests: real headless Chromium (Debian's, see RECIPES.md) against the real server.
+
+The server is the real CLI (`python -m exchange serve`) in a subprocess, started once per
+module on a free port with its own data directory, so a test sees exactly what a trader who ran
+`make run` sees. Tests are synchronous: Playwright's sync API must not run inside an event loop.
+
+Every page a test opens goes through ``watch(page)``: it records console errors, uncaught page
+errors and any request that leaves the server's origin, and the test asserts none happened.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+            "--disable-default-apps", "--disable-extensions",
+        ],
+    }  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """``python -m exchange serve`` on a free port; stop() sends SIGTERM and expects exit 0."""
+
+    def __init__(self, data_dir: Path, *extra: str, port: int | None = None) -> None:
+        self.data_dir, self.extra = data_dir, extra
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self) -> LiveServer:
+        env = {**os.environ, "EXCHANGE_UI_DEV": "1"}
+        cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port),
+               "--data-dir", str(self.data_dir), "--fsync", "off", *self.extra]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the server did not become healthy: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        code = self.proc.wait(timeout=30)
+        assert code == 0, f"the server exited with {code} on SIGTERM: {self.log.read_text()}"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("exchange") / "data", "--no-bot").start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Watch:
+    """What a page did that a test must not accept: console errors and foreign requests."""
+
+    origin: str
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        assert self.foreign == [], f"requests left {self.origin}: {self.foreign}"
+        assert self.errors == [], f"console errors: {self.errors}"
+
+
+def watch(page: Any, origin: str) -> Watch:
+    seen = Watch(origin)
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            seen.errors.append(f"{msg.text} @ {msg.location}")
+
+    def on_request(request: Any) -> None:
+        url = request.url
+        seen.requested.append(url)
+        if not url.startswith((origin, "ws" + origin[4:], "data:", "blob:")):
+            seen.foreign.append(url)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: seen.errors.append(f"page error: {exc}"))
+    page.on("request", on_request)
+    page.on("websocket", on_request)  # a WebSocket has a url too; ws://127.0.0.1:P starts the same way
+    return seen
+
+
+def signup(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/signup")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#signup-form [type=submit]")
+    page.wait_for_selector("#nav-logout")
+
+
+def onramp(page: Any, base: str, asset: str, amount: str) -> None:
+    page.goto(f"{base}/account")
+    page.select_option("#onramp-asset", asset)
+    page.fill("#onramp-amount", amount)
+    page.click("#onramp-form [type=submit]")
+    page.wait_for_selector(f'#balances tr[data-asset="{asset}"]')
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS

@@ -1,0 +1,218 @@
+"""Two traders in two browser contexts trade through the UI and watch each other's effects live.
+
+Each test uses its own market (or its own prices) on the module's one server, so the order in
+which they run does not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from exchange.client import Client
+from tests.browser.conftest import PASSWORD, LiveServer, Watch, onramp, signup, watch
+
+DESKTOP = {"width": 1440, "height": 900}
+
+
+class Trader:
+    """One signed-in user in their own browser context (own cookies, own socket)."""
+
+    def __init__(self, browser: Any, server: LiveServer, name: str) -> None:
+        self.context = browser.new_context(viewport=DESKTOP)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(5_000)
+        self.seen: Watch = watch(self.page, server.url)
+        self.base, self.name = server.url, name
+        signup(self.page, server.url, name)
+
+    def open_market(self, symbol: str) -> None:
+        self.page.goto(f"{self.base}/trade/{symbol}")
+        expect(self.page.locator("#ws-status")).to_have_attribute("data-state", "open")
+
+    def place(self, side: str, price: str, quantity: str, *, kind: str = "limit") -> None:
+        page = self.page
+        page.click(f"#side-{side}")
+        page.click(f"#type-{kind}")
+        if kind == "limit":
+            page.fill("#price", price)
+        page.fill("#quantity", quantity)
+        page.click("#submit-order")
+
+    def close(self) -> None:
+        self.seen.check()
+        self.context.close()
+
+
+@pytest.fixture
+def traders(browser: Any, live_server: LiveServer) -> Iterator[Callable[[str], Trader]]:
+    made: list[Trader] = []
+
+    def make(name: str) -> Trader:
+        made.append(Trader(browser, live_server, name))
+        return made[-1]
+
+    yield make
+    for trader in made:
+        trader.close()
+
+
+def number(locator: Any) -> Decimal:
+    return Decimal(locator.inner_text().replace(",", "").strip())
+
+
+def shows(locator: Any, value: str | int, timeout: float = 3.0) -> None:
+    """Wait until ``locator`` shows the number ``value``, whatever its formatting."""
+    deadline, want = time.monotonic() + timeout, Decimal(value)
+    while True:
+        text = locator.inner_text()
+        try:
+            if Decimal(text.replace(",", "").strip()) == want:
+                return
+        except ArithmeticError:
+            pass
+        assert time.monotonic() < deadline, f"{locator} shows {text!r}, not {value}"
+        time.sleep(0.05)
+
+
+def test_resting_order_reaches_other_book_within_a_second_then_fills_for_both(traders: Any) -> None:
+    alice, bob = traders("alice_ui"), traders("bob_ui")
+    onramp(alice.page, alice.base, "USDC", "10000")
+    onramp(bob.page, bob.base, "SOL", "50")
+    alice.open_market("SOL_USDC")
+    bob.open_market("SOL_USDC")
+
+    alice.place("buy", "101.50", "2")
+    started = time.monotonic()
+    bob.page.wait_for_selector('#book-bids .level[data-price="101.50"]', timeout=1_000)
+    assert time.monotonic() - started < 1.0
+    expect(bob.page.locator('#book-bids .level[data-price="101.50"] .qty')).to_have_text("2.00")
+    expect(alice.page.locator("#open-orders tr[data-order-id]")).to_have_count(1)
+    shows(alice.page.locator('#balances tr[data-asset="USDC"] td.locked'), 203)
+
+    bob.place("sell", "101.50", "2")
+    for trader in (alice, bob):
+        first = trader.page.locator("#trades .trade").first
+        expect(first.locator(".price")).to_have_text("101.50")
+        expect(first).to_have_class("trade sell")  # the buyer rested: the taker sold
+        expect(trader.page.locator('#book-bids .level[data-price="101.50"]')).to_have_count(0)
+        shows(trader.page.locator('#chart-legend [data-field="close"]'), "101.5")
+        shows(trader.page.locator('#chart-legend [data-field="volume"]'), 2)
+    expect(alice.page.locator("#open-orders tr[data-order-id]")).to_have_count(0)
+    # The maker fee (0.1%) comes out of what alice receives, the taker fee (0.2%) out of bob's.
+    alice_sol = alice.page.locator('#balances tr[data-asset="SOL"] td.available')
+    shows(alice_sol, "1.998")
+    shows(alice.page.locator('#balances tr[data-asset="USDC"] td.locked'), 0)
+    shows(bob.page.locator('#balances tr[data-asset="USDC"] td.available'), "202.594")
+    shows(bob.page.locator('#balances tr[data-asset="SOL"] td.available'), 48)
+
+
+def test_cancel_from_open_orders_table_removes_order_and_book_level(traders: Any) -> None:
+    carol, dave = traders("carol_ui"), traders("dave_ui")
+    onramp(carol.page, carol.base, "USDC", "20000")
+    carol.open_market("ETH_USDC")
+    dave.open_market("ETH_USDC")
+    carol.place("buy", "2500.00", "0.5")
+    carol.place("buy", "2400.00", "0.5")
+    rows = carol.page.locator("#open-orders tr[data-order-id]")
+    expect(rows).to_have_count(2)
+    dave.page.wait_for_selector('#book-bids .level[data-price="2500.00"]')
+
+    carol.page.locator("#open-orders tr[data-order-id]", has_text="2500").locator("button.cancel").click()
+    expect(rows).to_have_count(1)
+    expect(dave.page.locator('#book-bids .level[data-price="2500.00"]')).to_have_count(0)
+    expect(dave.page.locator('#book-bids .level[data-price="2400.00"]')).to_have_count(1)
+
+    carol.page.click("#cancel-all")
+    expect(rows).to_have_count(0)
+    expect(dave.page.locator('#book-bids .level[data-price="2400.00"]')).to_have_count(0)
+    shows(carol.page.locator('#balances tr[data-asset="USDC"] td.locked'), 0)
+
+
+def test_rejected_order_shows_error_in_words_and_changes_nothing(traders: Any) -> None:
+    erin = traders("erin_ui")
+    onramp(erin.page, erin.base, "USDC", "1000")
+    erin.open_market("BTC_USDC")
+    usdc = erin.page.locator('#balances tr[data-asset="USDC"] td.available')
+    shows(usdc, 1000)
+
+    erin.place("buy", "60000.0", "1")  # 60,000 USDC wanted, 1,000 held
+    error = erin.page.locator("#form-error")
+    expect(error).to_contain_text("not enough USDC")
+    assert "INSUFFICIENT_FUNDS" not in error.inner_text()
+
+    erin.place("buy", "60000.05", "0.001")  # off the 0.1 tick grid
+    expect(error).to_contain_text("not a multiple of 0.1")
+    expect(erin.page.locator("#open-orders tr[data-order-id]")).to_have_count(0)
+    assert number(usdc) == 1000
+
+
+def trade_through_api(base: str, tag: str, symbol: str, price: str, far: str) -> None:
+    """Playwright's sync API owns this thread's event loop: the async client runs in another."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _trade_through_api(base, tag, symbol, price, far)).result()
+
+
+async def _trade_through_api(base: str, tag: str, symbol: str, price: str, far: str) -> None:
+    """A maker rests 1.5 (and 0.25 at a ``far`` price) at ``price``; a taker lifts 0.5 of it."""
+    async with Client(base) as maker, Client(base) as taker:
+        funding = ((maker, "maker", symbol.split("_")[0], "5"), (taker, "taker", "USDC", "400000"))
+        for client, name, asset, amount in funding:
+            await client.signup(f"{name}_{tag}", PASSWORD)
+            await client.onramp(asset, amount)
+        await maker.place_order(symbol, "sell", price=price, quantity="1.5")
+        await maker.place_order(symbol, "sell", price=far, quantity="0.25")
+        await taker.place_order(symbol, "buy", price=price, quantity="0.5")
+
+
+def test_trade_page_arrives_with_ticker_book_and_trades_rendered_by_the_server(
+    browser: Any, live_server: LiveServer
+) -> None:
+    trade_through_api(live_server.url, "preload", "BTC_USDC", "61000.0", "62000.0")
+    # No JavaScript at all: whatever shows was in the HTML the server sent.
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
+    page = context.new_page()
+    seen = watch(page, live_server.url)
+    page.goto(f"{live_server.url}/trade/BTC_USDC")
+    expect(page.locator('#ticker [data-field="last"]')).to_have_text("61000.0")
+    expect(page.locator("#trades .trade").first.locator(".price")).to_have_text("61000.0")
+    assert number(page.locator('#book-asks .level[data-price="61000.0"] .qty')) == 1
+    expect(page.locator('#book-asks .level[data-price="62000.0"]')).to_have_count(1)
+    page.goto(live_server.url)
+    expect(page.locator('#markets tr[data-symbol="BTC_USDC"] td.last')).to_have_text("61000.0")
+    seen.check()
+    context.close()
+
+
+def test_markets_page_updates_last_price_live(traders: Any, live_server: LiveServer) -> None:
+    viewer = traders("frank_ui")
+    viewer.page.goto(live_server.url)
+    expect(viewer.page.locator("#ws-status")).to_have_attribute("data-state", "open")
+    trade_through_api(live_server.url, "live", "ETH_USDC", "3190.00", "3333.00")
+    expect(viewer.page.locator('#markets tr[data-symbol="ETH_USDC"] td.last')).to_have_text("3190.00")
+
+
+def test_api_key_secret_shown_once_listed_then_revoked(traders: Any) -> None:
+    grace = traders("grace_ui")
+    page = grace.page
+    page.goto(f"{grace.base}/account")
+    page.click("#create-key")
+    key = page.locator("#new-key .api-key").inner_text().strip()
+    secret = page.locator("#new-key .secret").inner_text().strip()
+    assert len(secret) >= 32 and key
+    row = page.locator(f'#api-keys tr[data-key="{key}"]')
+    expect(row).to_have_count(1)
+    page.reload()
+    expect(row).to_have_count(1)
+    assert secret not in page.content()  # shown once, never again
+    row.locator("button.revoke").click()
+    expect(row).to_have_count(0)
+    page.reload()
+    expect(page.locator(f'#api-keys tr[data-key="{key}"]')).to_have_count(0)
