@@ -216,3 +216,46 @@ def test_api_key_secret_shown_once_listed_then_revoked(traders: Any) -> None:
     expect(row).to_have_count(0)
     page.reload()
     expect(page.locator(f'#api-keys tr[data-key="{key}"]')).to_have_count(0)
+
+
+async def _rest_sell(base: str, name: str, symbol: str, price: str, quantity: str) -> None:
+    async with Client(base) as seller:
+        await seller.signup(name, PASSWORD)
+        await seller.onramp(symbol.split("_")[0], quantity)
+        await seller.place_order(symbol, "sell", price=price, quantity=quantity)
+
+
+def test_form_helpers_history_tabs_and_a_logout_login_cycle(traders: Any, live_server: LiveServer) -> None:
+    henry = traders("henry_ui")
+    page = henry.page
+    onramp(page, henry.base, "USDC", "1000")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _rest_sell(live_server.url, "ivan_api", "SOL_USDC", "95.00", "1")).result()
+    henry.open_market("SOL_USDC")
+
+    page.click('#book-asks .level[data-price="95.00"]')  # a level click fills the price
+    expect(page.locator("#price")).to_have_value("95.00")
+    page.click("#side-buy")
+    page.click('button[data-pct="25"]')  # a quarter of 1,000 USDC at 95.00, down to the 0.01 step
+    expect(page.locator("#quantity")).to_have_value("2.63")
+
+    henry.place("buy", "", "0.5", kind="market")
+    expect(page.locator('#book-asks .level[data-price="95.00"] .qty')).to_have_text("0.50")
+    page.click("#tab-history")
+    history = page.locator("#order-history tbody tr").first
+    expect(history).to_contain_text("Filled", ignore_case=True)
+    expect(history).to_contain_text("0.50")
+    page.click("#tab-fills")
+    fill = page.locator("#fills tbody tr").first
+    expect(fill).to_contain_text("95.00")
+    expect(fill).to_contain_text("taker", ignore_case=True)
+
+    page.click("#nav-logout")
+    expect(page.locator("#nav-login")).to_be_visible()
+    page.goto(f"{henry.base}/login?next=/trade/SOL_USDC")
+    page.fill("#username", "henry_ui")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form [type=submit]")
+    expect(page.locator("#nav-user")).to_have_text("henry_ui")
+    assert page.url.endswith("/trade/SOL_USDC")
+    shows(page.locator('#balances tr[data-asset="SOL"] td.available'), "0.499")  # 0.5 less the 0.2% taker fee
