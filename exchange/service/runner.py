@@ -87,13 +87,19 @@ class Runner:
 
         With an fsyncing journal the fsync runs in a thread while the event loop keeps taking
         requests into the queue, so the next batch carries everything that arrived meanwhile:
-        one fsync per batch, and batches grow with the load (group commit)."""
+        one fsync per batch, and batches grow with the load (group commit). A batch of one
+        command means nobody else is waiting: then the fsync runs inline, since the thread
+        hop (~0.07 ms here) would cost that lone caller more than the fsync itself saves."""
         self.running = True
+        journal = self.journal
         try:
             while batch := await self.source.next_batch(self.batch_limit):
                 stamped = self._stamp(batch)
-                if self.journal.fsync:
-                    await asyncio.to_thread(self.journal.sync)
+                if journal.fsync:
+                    if len(batch) == 1:
+                        journal.sync()
+                    else:
+                        await asyncio.to_thread(journal.sync)
                 self._apply(batch, stamped)
         finally:
             self.running = False
