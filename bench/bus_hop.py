@@ -39,7 +39,7 @@ def _log(msg: str) -> None:
 
 # -- the engine side -------------------------------------------------------------------------
 async def _engine(url: str, kind: str) -> None:
-    r = aioredis.from_url(url)
+    r: Any = aioredis.from_url(url)  # redis-py's response unions say less than the protocol
     if kind == "stream":
         await r.xgroup_create(KEY, GROUP, id="0", mkstream=True)
     while True:
@@ -68,13 +68,13 @@ def _engine_main(url: str, kind: str) -> None:
 # -- the requester side ----------------------------------------------------------------------
 class Requester:
     def __init__(self, url: str, kind: str) -> None:
-        self.r = aioredis.from_url(url)
+        self.r: Any = aioredis.from_url(url)
         self.kind = kind
         self.waiting: dict[int, asyncio.Future[None]] = {}
         self.next_id = 0
 
     async def start(self) -> None:
-        self.pubsub = self.r.pubsub()
+        self.pubsub: Any = self.r.pubsub()
         await self.pubsub.subscribe(REPLIES)
         await self.pubsub.get_message(timeout=1)  # the subscribe confirmation
         self.reader = asyncio.create_task(self._read())
