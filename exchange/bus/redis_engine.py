@@ -1,0 +1,293 @@
+"""The Redis bus, engine side: ``CommandSource`` over the command stream, ``EventSink`` onto
+the event channels, and the answers to gateways' read-only queries (see bus/redis.py for the
+layout and the reasons).
+
+The runner takes a batch with ``next_batch`` (one XREADGROUP of up to ``limit`` entries), stamps
+and journals it, applies it, publishes events and resolves each command's future. A future's
+resolution queues the command's reply and the entry's XACK + XDEL, so an entry is acknowledged
+only after it was journaled; a flusher task sends what is queued (events first, then replies,
+then acknowledgements) as one pipeline per loop turn, so a gateway hears a command's market
+events before its reply. At start the engine first takes the entries it read in an earlier
+life but never acknowledged (stream id ``0``): those it had not journaled run now, those it
+had come back as duplicates and are answered ``DUPLICATE_REQUEST`` (the request-id window in
+the engine's state). Entries whose gateway is about to give up are dropped unapplied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from exchange.bus.base import Listener, Pending
+from exchange.bus.messages import (
+    CommandReply,
+    Envelope,
+    Names,
+    Published,
+    QueryReply,
+    decode_envelope,
+    decode_query,
+    encoder,
+)
+from exchange.bus.redis import Backoff, connect, connection_errors, stop_tasks
+from exchange.domain.events import (
+    BookChanged,
+    Event,
+    OrderRejected,
+    TradeExecuted,
+)
+
+log = logging.getLogger(__name__)
+
+#: How long one XREADGROUP blocks, so that ``close`` is noticed soon.
+BLOCK_MS = 200
+QueryAnswer = Callable[[str, bytes], Awaitable[Any]]
+
+
+def _user_of(event: Event) -> int | None:
+    order = getattr(event, "order", None)
+    if order is not None:
+        return int(order.user_id)
+    user: int | None = getattr(event, "user_id", None)
+    return user
+
+
+class RedisEngine:
+    """Both engine-side roles of the port; ``market_uid(symbol)`` is the market-data update id
+    after the events just published (the gateways' mirrors check their sequence with it)."""
+
+    def __init__(self, url: str, *, market_uid: Callable[[str], int], names: Names | None = None) -> None:
+        self.url, self.names, self.market_uid = url, names or Names(), market_uid
+        self.answer_query: QueryAnswer | None = None
+        self._listeners: list[Listener] = []
+        self._events: dict[str, list[tuple[int, list[Event]]]] = {}
+        self._replies: list[tuple[str, bytes]] = []
+        self._acks: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._client: Any = None
+        #: Entries read by an earlier life of the engine but not acknowledged come first: the
+        #: stream id to read the pending list after, or None once it is done.
+        self._backlog: str | None = "0"
+        self._closed = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect (retrying with backoff until Redis answers) and create the consumer group."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._connect()
+                break
+            except connection_errors() as exc:
+                log.warning("Redis at %s does not answer (%s); retrying", self.url, exc)
+                await backoff.wait()
+        self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-engine-flush"),
+                       asyncio.create_task(self._query_loop(), name="redis-engine-queries")]  # fmt: skip
+
+    async def _connect(self) -> None:
+        client = connect(self.url)
+        try:
+            await client.xgroup_create(self.names.commands, self.names.group, id="0", mkstream=True)
+        except connection_errors():
+            await client.aclose()
+            raise
+        except Exception as exc:  # BUSYGROUP: it exists already (the usual case after a restart)
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._client = client
+
+    def close(self) -> None:
+        """Stop taking commands: ``next_batch`` returns [] within ``BLOCK_MS``."""
+        self._closed = True
+
+    async def aclose(self) -> None:
+        """After the runner has drained: send what is queued, then disconnect."""
+        self._closed = True
+        await self._flush()
+        await stop_tasks(self._tasks)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def depth(self) -> int:
+        return 0  # commands wait in the Redis stream, not here
+
+    # -- CommandSource ---------------------------------------------------------------------
+    async def next_batch(self, limit: int) -> list[Pending]:
+        backoff = Backoff()
+        while not self._closed:
+            try:
+                entries = await self._read(limit)
+            except connection_errors() as exc:
+                log.warning("engine lost Redis (%s); reconnecting", exc)
+                await backoff.wait()
+                await self._reconnect()
+                continue
+            batch = self._batch(entries)
+            if batch:
+                return batch
+        return []
+
+    async def _read(self, limit: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        names, backlog = self.names, self._backlog
+        try:
+            got = await self._client.xreadgroup(
+                names.group, "engine", {names.commands: backlog or ">"}, count=limit,
+                block=None if backlog else BLOCK_MS,
+            )  # fmt: skip
+        except Exception as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._connect()  # Redis restarted empty: the group is gone with the stream
+            return []
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = got[0][1] if got else []
+        if backlog is not None:
+            self._backlog = entries[-1][0].decode() if entries else None
+            if entries:
+                log.warning("taking %d commands read but not acknowledged before a restart", len(entries))
+        return entries
+
+    async def _reconnect(self) -> None:
+        old, self._client = self._client, None
+        if old is not None:
+            try:
+                await old.aclose()
+            except Exception:
+                log.debug("closing a broken Redis client failed", exc_info=True)
+        try:
+            await self._connect()
+        except connection_errors():
+            self._client = connect(self.url)  # the next read fails fast and backs off again
+
+    def _batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Pending]:
+        loop = asyncio.get_running_loop()
+        now = time.time_ns() // 1_000_000
+        batch: list[Pending] = []
+        for entry_id, fields in entries:
+            try:
+                env = decode_envelope(fields[b"m"])
+            except (KeyError, msgspec.DecodeError):
+                log.error("dropping an undecodable command entry %r", entry_id)
+                self._ack(entry_id)
+                continue
+            if now > env.expires_ms:
+                self._ack(entry_id)  # its gateway has answered 503 ENGINE_TIMEOUT or is about to
+                continue
+            future: asyncio.Future[list[Event]] = loop.create_future()
+            future.add_done_callback(functools.partial(self._answer, entry_id, env))
+            batch.append((env.command, future))
+        return batch
+
+    def _answer(self, entry_id: bytes, env: Envelope, future: asyncio.Future[list[Event]]) -> None:
+        rid = env.command.request_id or ""
+        if future.cancelled():
+            reply = CommandReply(rid, [], "the engine stopped")
+        elif future.exception() is not None:
+            reply = CommandReply(rid, [], str(future.exception()) or "the engine stopped")
+        else:
+            reply = CommandReply(rid, future.result())  # type: ignore[arg-type]
+        self._replies.append((env.reply_to, encoder.encode(reply)))
+        self._ack(entry_id)
+
+    def _ack(self, entry_id: bytes) -> None:
+        self._acks.append(entry_id)
+        self._wake.set()
+
+    # -- EventSink -------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for listener in self._listeners:  # the engine's own projections come first
+            listener(events)
+        by_market: dict[str, list[Event]] = {}
+        by_user: dict[int, list[Event]] = {}
+        for e in events:
+            if isinstance(e, BookChanged | TradeExecuted):
+                by_market.setdefault(e.symbol, []).append(e)
+            elif not isinstance(e, OrderRejected):
+                user = _user_of(e)
+                if user is not None:
+                    by_user.setdefault(user, []).append(e)
+        queued, names = self._events, self.names
+        for symbol, mine in by_market.items():
+            queued.setdefault(names.market(symbol), []).append((self.market_uid(symbol), mine))
+        for user, mine in by_user.items():
+            queued.setdefault(names.user(user), []).append((0, mine))
+        if by_market or by_user:
+            self._wake.set()
+
+    # -- flushing --------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(0)  # let the batch's replies join its events in one pipeline
+            self._wake.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        events, self._events = self._events, {}
+        replies, self._replies = self._replies, []
+        acks, self._acks = self._acks, []
+        if not (events or replies or acks) or self._client is None:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for channel, items in events.items():
+            pipe.publish(channel, encoder.encode(Published(items)))  # type: ignore[arg-type]
+        for channel, data in replies:
+            pipe.publish(channel, data)
+        if acks:
+            pipe.xack(self.names.commands, self.names.group, *acks)
+            pipe.xdel(self.names.commands, *acks)
+        try:
+            await pipe.execute()
+        except connection_errors() as exc:
+            # Gateways lose these (they re-snapshot on reconnecting; their requests fail 503);
+            # unacknowledged entries come back as duplicates at the next start.
+            log.warning("could not publish %d replies to Redis (%s)", len(replies), exc)
+
+    # -- queries ---------------------------------------------------------------------------
+    async def _query_loop(self) -> None:
+        backoff = Backoff()
+        while True:
+            client = pubsub = None
+            try:
+                client = connect(self.url)
+                pubsub = client.pubsub()
+                await pubsub.subscribe(self.names.queries)
+                backoff.reset()
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        asyncio.get_running_loop().create_task(self._query(message["data"]))
+            except connection_errors():
+                pass
+            finally:
+                for closing in (pubsub, client):
+                    if closing is not None:
+                        try:
+                            await closing.aclose()
+                        except Exception:
+                            log.debug("closing a broken Redis connection failed", exc_info=True)
+            await backoff.wait()
+
+    async def _query(self, data: bytes) -> None:
+        try:
+            q = decode_query(data)
+        except msgspec.DecodeError:
+            log.error("dropping an undecodable query")
+            return
+        try:
+            if self.answer_query is None:
+                raise RuntimeError("this engine answers no queries")
+            result = await self.answer_query(q.kind, bytes(q.args))
+            reply = QueryReply(q.request_id, msgspec.Raw(encoder.encode(result)))
+        except Exception as exc:
+            log.exception("query %s failed", q.kind)
+            reply = QueryReply(q.request_id, msgspec.Raw(b"\xc0"), f"query failed: {exc}")
+        self._replies.append((q.reply_to, encoder.encode(reply)))
+        self._wake.set()
