@@ -209,13 +209,12 @@ class RedisGateway:
     def watched_users(self) -> set[int]:
         return set(self._users)
 
-    async def notify_accounts(self, data: bytes) -> None:
-        """Tell every gateway (this one included) that the shared accounts store changed."""
-        if self._client is not None:
-            try:
-                await self._client.publish(self.names.accounts, data)
-            except connection_errors():
-                log.warning("could not announce an accounts change; other gateways see it later")
+    def notify_accounts(self, data: bytes) -> None:
+        """Tell every gateway (this one included) that the shared accounts store changed; sent
+        with the next pipeline, lost if Redis is down (gateways forget all when reconnecting)."""
+        if not self._closed:
+            self._out.append(("PUBLISH", self.names.accounts, data, ""))
+            self._wake.set()
 
     # -- internals: sending ----------------------------------------------------------------
     def _admit(self) -> str:

@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from exchange.bus.base import Closed, Overloaded
+from exchange.bus.base import Closed, EngineTimeout, Overloaded, Unavailable
 from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event, OrderRejected
 from exchange.domain.markets import Market
 from exchange.domain.reasons import Reason
-from exchange.web.errors import ApiError, invalid
+from exchange.web.errors import ApiError, engine_timeout, invalid, unavailable
 from exchange.web.keys import BUS, VENUE
 
 
@@ -72,9 +72,17 @@ async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
         raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
     except Closed:
         raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
-    # No timeout needed here: the engine either answers or, if it dies, the bus fails every
-    # queued reply (app.py). A cancelled request leaves the command to run; its reply is dropped.
-    events = await future
+    except Unavailable as exc:
+        raise unavailable(str(exc)) from None
+    # The in-process bus needs no timeout: the engine answers or, if it dies, the bus fails
+    # every queued reply (app.py); the Redis bus times requests out itself (EngineTimeout).
+    # A cancelled request leaves the command to run; its reply is dropped.
+    try:
+        events = await future
+    except Unavailable as exc:
+        raise unavailable(str(exc)) from None
+    except EngineTimeout as exc:
+        raise engine_timeout(f"{exc}; it was most likely not applied: check open orders") from None
     first = events[0] if events else None
     if isinstance(first, OrderRejected):
         raise ApiError.of(first.reason, first.message)

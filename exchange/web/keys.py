@@ -6,13 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.bus.memory import MemoryBus
+from exchange.bus.base import CommandBus
 from exchange.config import Settings, Venue
 from exchange.domain.engine import Engine
 from exchange.service.hub import Hub
 from exchange.service.marketdata import MarketData
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
+from exchange.service.reads import Reads
 from exchange.service.runner import Runner
 from exchange.service.userdata import UserData
 from exchange.store.accounts import Accounts
@@ -22,7 +23,7 @@ from exchange.web.feed import Feed
 SETTINGS = web.AppKey("settings", Settings)
 VENUE = web.AppKey("venue", Venue)
 ENGINE = web.AppKey("engine", Engine)
-BUS = web.AppKey("bus", MemoryBus)
+BUS: web.AppKey[CommandBus] = web.AppKey("bus")
 MARKETDATA = web.AppKey("marketdata", MarketData)
 USERDATA = web.AppKey("userdata", UserData)
 ACCOUNTS = web.AppKey("accounts", Accounts)
@@ -37,3 +38,5 @@ FEED = web.AppKey("feed", Feed)
 #: Open web.ws.Connection objects (typed loosely: ws.py imports this module).
 WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)
 HISTORY = web.AppKey("history", History)
+#: Reads of engine state: local in ``--role all|engine``, over the bus in ``--role gateway``.
+READS: web.AppKey[Reads] = web.AppKey("reads")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +11,7 @@ from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, kl
 from exchange.web.auth import now_ms
 from exchange.web.common import json_response, query_int, query_limit, query_market, query_window
 from exchange.web.errors import invalid
-from exchange.web.keys import HISTORY, MARKETDATA, VENUE
+from exchange.web.keys import MARKETDATA, READS, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json
 
 
@@ -50,9 +49,7 @@ async def trades(request: web.Request) -> web.Response:
     if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
         tape: list[Any] = request.app[MARKETDATA].trades(m.symbol, limit)
     else:
-        tape = [
-            _record(t) for t in await asyncio.to_thread(request.app[HISTORY].trades, m.symbol, limit, end)
-        ]
+        tape = [_record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
     return json_response([
         {
             "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
@@ -81,7 +78,7 @@ async def klines(request: web.Request) -> web.Response:
         # Older than memory keeps: rebuild those candles from the trades in the SQLite history.
         until = min(end if end is not None else 2**53, (oldest if oldest is not None else 2**53)) - 1
         first = candle_start(start, INTERVALS[interval])  # include the candle start falls in
-        older = await asyncio.to_thread(request.app[HISTORY].trades_between, m.symbol, first, until)
+        older = await request.app[READS].trades_between(m.symbol, first, until)
         rebuilt = [k for k in klines_from_trades(older, interval) if k.start >= start]
         candles = (rebuilt + candles)[-limit:]
     return json_response([
