@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 DOMAIN  := $(wildcard exchange/domain/*.py)
 NATIVE  := exchange/domain/.compiled
 
-.PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
+.PHONY: run run-cluster test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -26,6 +26,12 @@ clean-compiled: $(STAMP)
 
 run: $(NATIVE)
 	$(BIN)/python -m exchange serve --data-dir data
+
+# One engine (operator routes on :8090) and two gateways (:8081, :8082) on the local Redis,
+# which is started (no persistence) if none answers at REDIS_URL. Ctrl-C stops them all.
+REDIS_URL ?= redis://127.0.0.1:6379
+run-cluster: $(NATIVE)
+	$(BIN)/python -m exchange.cluster --redis $(REDIS_URL) --data-dir data/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange tests bench

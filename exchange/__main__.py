@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-bot", action="store_true", help="demo onramp without the liquidity bot")
     serve.add_argument("--admin", action="append", default=[], help="username allowed to onramp freely")
     serve.add_argument("--queue-size", type=int, default=10_000)
+    limits = Settings()
+    serve.add_argument(
+        "--rate-per-s", type=float, default=limits.rate_per_s, help="private requests/s per user"
+    )
+    serve.add_argument("--rate-burst", type=int, default=limits.rate_burst)
+    serve.add_argument("--auth-rate-per-s", type=float, default=limits.auth_rate_per_s,
+                       help="signup/login attempts/s per address")  # fmt: skip
+    serve.add_argument("--auth-burst", type=int, default=limits.auth_burst)
     serve.add_argument("--snapshot-every", type=int, default=100_000, help="commands between snapshots")
     serve.add_argument("--snapshot-seconds", type=float, default=300.0, help="seconds between snapshots")
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
@@ -55,6 +63,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
         admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
         snapshot_seconds=args.snapshot_seconds, bus_timeout=args.bus_timeout, bus_prefix=args.bus_prefix,
+        rate_per_s=args.rate_per_s, rate_burst=args.rate_burst, auth_rate_per_s=args.auth_rate_per_s,
+        auth_burst=args.auth_burst,
     )  # fmt: skip
 
 

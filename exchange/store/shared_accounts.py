@@ -31,7 +31,10 @@ class SharedAccounts(Accounts):
         if self._reader is None:
             path = self._db.data_dir / DB_FILE
             self._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        row: tuple[Any, ...] | None = self._reader.execute(sql, args).fetchone()
+        try:
+            row: tuple[Any, ...] | None = self._reader.execute(sql, args).fetchone()
+        except UnicodeEncodeError:  # a header that is not text (lone surrogates): no such row
+            return None
         return row
 
     # -- read-through ---------------------------------------------------------------------
