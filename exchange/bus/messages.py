@@ -2,9 +2,11 @@
 
 Commands and events are the domain's own tagged Structs (the journal encodes commands the same
 way), wrapped in small array-like envelopes so a message costs a few bytes over its payload:
-- ``Envelope``: one command on the command stream, with the channel its reply goes to and the
-  wall-clock millisecond after which the engine must not start it (its gateway gives up soon);
-- ``CommandReply`` / ``QueryReply``: on the gateway's own reply channel, by request id;
+- ``Envelope``: one command, with the channel its reply goes to and the wall-clock millisecond
+  after which the engine must not start it (its gateway gives up soon). One stream entry holds
+  a list of them: what one gateway had to send at one moment (one XADD, one acknowledgement);
+- ``CommandReply`` / ``QueryReply``: on the gateway's own reply channel, by request id, a list
+  of them per message (what the engine answered that gateway in one flush);
 - ``Query``: a read-only question for the engine process (balances, open orders, ...);
 - ``Published``: one engine flush of events for one channel, each command's events with the
   market's update id after them (market channels) or 0 (user channels).
@@ -73,7 +75,7 @@ class Published(msgspec.Struct, array_like=True, frozen=True):
 
 
 encoder = msgspec.msgpack.Encoder()
-decode_envelope = msgspec.msgpack.Decoder(Envelope).decode
-decode_reply = msgspec.msgpack.Decoder(Reply).decode
+decode_envelopes = msgspec.msgpack.Decoder(list[Envelope]).decode
+decode_replies = msgspec.msgpack.Decoder(list[Reply]).decode
 decode_query = msgspec.msgpack.Decoder(Query).decode
 decode_published = msgspec.msgpack.Decoder(Published).decode

@@ -54,7 +54,7 @@ from exchange.bus.messages import (
     Names,
     Query,
     decode_published,
-    decode_reply,
+    decode_replies,
     encoder,
 )
 from exchange.domain.commands import AnyCommand
@@ -140,6 +140,7 @@ class RedisGateway:
         self._waiting: dict[str, _Waiting] = {}
         self._ids = itertools.count(1)
         self._out: list[tuple[str, str, bytes, str]] = []  # (XADD|PUBLISH, key, data, request id)
+        self._commands: list[Envelope] = []  # the XADDs' envelopes: one stream entry per write
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._listeners: list[Listener] = []
@@ -174,8 +175,8 @@ class RedisGateway:
         cmd = msgspec.structs.replace(command, request_id=rid)
         # The engine must not start it after this: leaves time for the answer to come back.
         expires = time.time_ns() // 1_000_000 + int(self.timeout * 1000) - self.margin_ms
-        data = encoder.encode(Envelope(self.reply_channel, expires, cmd))
-        return self._send("XADD", self.names.commands, data, rid, None)
+        self._commands.append(Envelope(self.reply_channel, expires, cmd))
+        return self._send("XADD", self.names.commands, b"", rid, None)
 
     def depth(self) -> int:
         return len(self._waiting)
@@ -256,29 +257,31 @@ class RedisGateway:
             await self._wake.wait()
             self._wake.clear()
             out, self._out = self._out, []
+            commands, self._commands = self._commands, []
             if out:
-                await self._write(out)
+                await self._write(out, commands)
 
-    async def _write(self, out: list[tuple[str, str, bytes, str]]) -> None:
+    async def _write(self, out: list[tuple[str, str, bytes, str]], commands: list[Envelope]) -> None:
+        """One pipeline: the queries and announcements, and ONE stream entry for all commands."""
         client = self._client
         if client is None:
             for *_, rid in out:
                 self._fail(rid, Unavailable(UNREACHABLE))
             return
         pipe = client.pipeline(transaction=False)
-        for verb, key, data, _ in out:
-            if verb == "XADD":
-                pipe.xadd(key, {"m": data})
-            else:
-                pipe.publish(key, data)
+        published = [item for item in out if item[0] == "PUBLISH"]
+        for _, key, data, _ in published:
+            pipe.publish(key, data)
+        if commands:
+            pipe.xadd(self.names.commands, {"m": encoder.encode(commands)})
         try:
             results = await pipe.execute()
         except connection_errors():
             for *_, rid in out:
                 self._fail(rid, Unavailable(LOST))
             return
-        for (verb, _, _, rid), result in zip(out, results, strict=True):
-            if verb == "PUBLISH" and result == 0:  # nobody answers queries: no engine process
+        for (_, _, _, rid), receivers in zip(published, results, strict=False):
+            if rid and receivers == 0:  # nobody answers queries: no engine process
                 self._fail(rid, Unavailable("no engine process is running"))
 
     # -- internals: receiving --------------------------------------------------------------
@@ -344,17 +347,17 @@ class RedisGateway:
             log.exception("could not handle a message on %s", channel)
 
     def _on_reply(self, data: bytes) -> None:
-        reply = decode_reply(data)
-        waiting = self._waiting.pop(reply.request_id, None)
-        if waiting is None or waiting.future.done():
-            return  # timed out meanwhile, or a duplicate's answer
-        waiting.timer.cancel()
-        if reply.error is not None:
-            waiting.future.set_exception(RuntimeError(reply.error))
-        elif isinstance(reply, CommandReply):
-            waiting.future.set_result(list(reply.events))
-        else:
-            waiting.future.set_result(msgspec.msgpack.decode(reply.result, type=waiting.result_type))
+        for reply in decode_replies(data):
+            waiting = self._waiting.pop(reply.request_id, None)
+            if waiting is None or waiting.future.done():
+                continue  # timed out meanwhile, or a duplicate's answer
+            waiting.timer.cancel()
+            if reply.error is not None:
+                waiting.future.set_exception(RuntimeError(reply.error))
+            elif isinstance(reply, CommandReply):
+                waiting.future.set_result(list(reply.events))
+            else:
+                waiting.future.set_result(msgspec.msgpack.decode(reply.result, type=waiting.result_type))
 
     def _on_events(self, channel: str, data: bytes) -> None:
         symbol = self._market_channels.get(channel)

@@ -16,9 +16,9 @@ the engine's state). Entries whose gateway is about to give up are dropped unapp
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -31,7 +31,8 @@ from exchange.bus.messages import (
     Names,
     Published,
     QueryReply,
-    decode_envelope,
+    Reply,
+    decode_envelopes,
     decode_query,
     encoder,
 )
@@ -42,8 +43,51 @@ from exchange.domain.events import (
     OrderRejected,
     TradeExecuted,
 )
+from exchange.domain.reasons import Reason
 
 log = logging.getLogger(__name__)
+DUPLICATE = Reason.DUPLICATE_REQUEST
+
+#: One flush: ARGV = group, n, n (channel, message) pairs to publish, then the entry ids to
+#: acknowledge and delete (acknowledged entries have no further use: the journal has them).
+_FLUSH = """
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  redis.call('PUBLISH', ARGV[1 + 2 * i], ARGV[2 + 2 * i])
+end
+local first = 3 + 2 * n
+if #ARGV >= first then
+  local ids = {unpack(ARGV, first)}
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
+end
+return n
+"""
+
+
+class _Taken:
+    """One stream entry's commands handed to the runner, and their futures."""
+
+    __slots__ = ("entry_id", "envelopes", "futures", "_left", "_done")
+
+    def __init__(self, entry_id: bytes, envelopes: list[Envelope], done: Callable[[_Taken], None]) -> None:
+        self.entry_id, self.envelopes, self._done = entry_id, envelopes, done
+        self.futures: list[asyncio.Future[list[Event]]] = []
+        self._left = len(envelopes)
+
+    def one_done(self, _: asyncio.Future[list[Event]]) -> None:
+        self._left -= 1
+        if not self._left:
+            self._done(self)
+
+
+#: Answers kept by request id, for redelivered commands (see ``RedisEngine.remember``).
+ANSWERS_KEPT = 10_000
+
+
+def _duplicate(events: list[Event]) -> bool:
+    return len(events) == 1 and isinstance(events[0], OrderRejected) and events[0].reason is DUPLICATE
+
 
 #: How long one XREADGROUP blocks, so that ``close`` is noticed soon.
 BLOCK_MS = 200
@@ -67,7 +111,10 @@ class RedisEngine:
         self.answer_query: QueryAnswer | None = None
         self._listeners: list[Listener] = []
         self._events: dict[str, list[tuple[int, list[Event]]]] = {}
-        self._replies: list[tuple[str, bytes]] = []
+        self._replies: dict[str, list[Reply]] = {}  # per gateway reply channel
+        self._script: Any = None
+        self._ready: list[Pending] = []  # taken from the stream, beyond the last batch's limit
+        self._answers: OrderedDict[str, list[Event]] = OrderedDict()  # the oldest goes first
         self._acks: list[bytes] = []
         self._wake = asyncio.Event()
         self._client: Any = None
@@ -101,6 +148,7 @@ class RedisEngine:
             if "BUSYGROUP" not in str(exc):
                 raise
         self._client = client
+        self._script = client.register_script(_FLUSH)
 
     def close(self) -> None:
         """Stop taking commands: ``next_batch`` returns [] within ``BLOCK_MS``."""
@@ -119,8 +167,10 @@ class RedisEngine:
 
     # -- CommandSource ---------------------------------------------------------------------
     async def next_batch(self, limit: int) -> list[Pending]:
+        """Up to ``limit`` commands; an entry holds a gateway's whole write, so what is over the
+        limit waits here for the next call (in order)."""
         backoff = Backoff()
-        while not self._closed:
+        while not self._ready and not self._closed:
             try:
                 entries = await self._read(limit)
             except connection_errors() as exc:
@@ -128,10 +178,9 @@ class RedisEngine:
                 await backoff.wait()
                 await self._reconnect()
                 continue
-            batch = self._batch(entries)
-            if batch:
-                return batch
-        return []
+            self._ready = self._batch(entries)
+        batch, self._ready = self._ready[:limit], self._ready[limit:]
+        return batch
 
     async def _read(self, limit: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
         names, backlog = self.names, self._backlog
@@ -165,38 +214,62 @@ class RedisEngine:
             self._client = connect(self.url)  # the next read fails fast and backs off again
 
     def _batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Pending]:
+        """The commands of ``entries`` still worth running, each with the future it resolves."""
         loop = asyncio.get_running_loop()
         now = time.time_ns() // 1_000_000
         batch: list[Pending] = []
         for entry_id, fields in entries:
             try:
-                env = decode_envelope(fields[b"m"])
+                envelopes = decode_envelopes(fields[b"m"])
             except (KeyError, msgspec.DecodeError):
                 log.error("dropping an undecodable command entry %r", entry_id)
-                self._ack(entry_id)
-                continue
-            if now > env.expires_ms:
-                self._ack(entry_id)  # its gateway has answered 503 ENGINE_TIMEOUT or is about to
-                continue
-            future: asyncio.Future[list[Event]] = loop.create_future()
-            future.add_done_callback(functools.partial(self._answer, entry_id, env))
-            batch.append((env.command, future))
+                envelopes = []
+            # A command its gateway has given up on (answered 503 ENGINE_TIMEOUT) is not run.
+            taken = _Taken(entry_id, [env for env in envelopes if now <= env.expires_ms], self._answered)
+            for env in taken.envelopes:
+                future: asyncio.Future[list[Event]] = loop.create_future()
+                future.add_done_callback(taken.one_done)
+                taken.futures.append(future)
+                batch.append((env.command, future))
+            if not taken.futures:
+                self._answered(taken)
         return batch
 
-    def _answer(self, entry_id: bytes, env: Envelope, future: asyncio.Future[list[Event]]) -> None:
-        rid = env.command.request_id or ""
-        if future.cancelled():
-            reply = CommandReply(rid, [], "the engine stopped")
-        elif future.exception() is not None:
-            reply = CommandReply(rid, [], str(future.exception()) or "the engine stopped")
-        else:
-            reply = CommandReply(rid, future.result())  # type: ignore[arg-type]
-        self._replies.append((env.reply_to, encoder.encode(reply)))
-        self._ack(entry_id)
-
-    def _ack(self, entry_id: bytes) -> None:
-        self._acks.append(entry_id)
+    def _answered(self, taken: _Taken) -> None:
+        """Every command of one entry is answered, which the runner does only after journaling
+        them: queue the answers and the entry's acknowledgement."""
+        replies = self._replies
+        for env, future in zip(taken.envelopes, taken.futures, strict=True):
+            replies.setdefault(env.reply_to, []).append(self._reply(env, future))
+        self._acks.append(taken.entry_id)
         self._wake.set()
+
+    def _reply(self, env: Envelope, future: asyncio.Future[list[Event]]) -> CommandReply:
+        rid = env.command.request_id or ""
+        if future.cancelled() or not future.done():
+            return CommandReply(rid, [], "the engine stopped")
+        exc = future.exception()
+        if exc is not None:
+            return CommandReply(rid, [], str(exc) or "the engine stopped")
+        events = future.result()
+        if _duplicate(events):
+            # Redelivered after a crash between journaling it and answering: its gateway may
+            # still be waiting, and deserves the answer the command had, not "duplicate".
+            events = self._answers.get(rid, events)
+        else:
+            self.remember(rid, events)
+        return CommandReply(rid, events)  # type: ignore[arg-type]
+
+    def remember(self, request_id: str | None, events: list[Event]) -> None:
+        """Keep the answer of a request id (the last ``ANSWERS_KEPT``); the journal replay at
+        start calls this too, so the commands an engine journaled but died before answering,
+        redelivered to the next engine, get their original answer."""
+        if request_id is None:
+            return
+        answers = self._answers
+        answers[request_id] = events
+        if len(answers) > ANSWERS_KEPT:
+            answers.popitem(last=False)
 
     # -- EventSink -------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -226,26 +299,29 @@ class RedisEngine:
     async def _flush_loop(self) -> None:
         while True:
             await self._wake.wait()
-            await asyncio.sleep(0)  # let the batch's replies join its events in one pipeline
+            # The first event of a batch wakes this task; the batch's answers are queued by
+            # done-callbacks scheduled after that wake-up: one more turn lets them all join.
+            await asyncio.sleep(0)
             self._wake.clear()
             await self._flush()
 
     async def _flush(self) -> None:
+        """Everything queued in ONE command (a Lua script): the event messages, then the
+        replies, then XACK + XDEL of the answered entries. One script call costs the client a
+        fraction of a pipeline of one command per channel (redis-py packs each in Python)."""
         events, self._events = self._events, {}
-        replies, self._replies = self._replies, []
+        replies, self._replies = self._replies, {}
         acks, self._acks = self._acks, []
         if not (events or replies or acks) or self._client is None:
             return
-        pipe = self._client.pipeline(transaction=False)
+        args: list[bytes | str] = []
         for channel, items in events.items():
-            pipe.publish(channel, encoder.encode(Published(items)))  # type: ignore[arg-type]
-        for channel, data in replies:
-            pipe.publish(channel, data)
-        if acks:
-            pipe.xack(self.names.commands, self.names.group, *acks)
-            pipe.xdel(self.names.commands, *acks)
+            args += (channel, encoder.encode(Published(items)))  # type: ignore[arg-type]
+        for channel, answers in replies.items():
+            args += (channel, encoder.encode(answers))
+        args = [str(len(args) // 2), *args, *acks]
         try:
-            await pipe.execute()
+            await self._script(keys=[self.names.commands], args=[self.names.group, *args])
         except connection_errors() as exc:
             # Gateways lose these (they re-snapshot on reconnecting; their requests fail 503);
             # unacknowledged entries come back as duplicates at the next start.
@@ -289,5 +365,5 @@ class RedisEngine:
         except Exception as exc:
             log.exception("query %s failed", q.kind)
             reply = QueryReply(q.request_id, msgspec.Raw(b"\xc0"), f"query failed: {exc}")
-        self._replies.append((q.reply_to, encoder.encode(reply)))
+        self._replies.setdefault(q.reply_to, []).append(reply)
         self._wake.set()

@@ -155,6 +155,8 @@ def _replay(app: web.Application, journal: Journal, history: History) -> None:
     with a million live objects, collections during the replay cost more than the replay."""
     engine, runner = app[ENGINE], app[RUNNER]
     projections = (app[MARKETDATA].apply, app[USERDATA].apply, history.apply)
+    source = app[SOURCE]
+    remember = source.remember if isinstance(source, RedisEngine) else None
     started, count, last_ts = time.perf_counter(), 0, runner.last_ts
     gc.disable()
     try:
@@ -162,6 +164,8 @@ def _replay(app: web.Application, journal: Journal, history: History) -> None:
             events = engine.handle(cmd)
             for apply in projections:
                 apply(events)
+            if remember is not None:
+                remember(cmd.request_id, events)
             last_ts = cmd.ts
             count += 1
     finally:

@@ -18,7 +18,8 @@ from exchange.bus.messages import Names
 from exchange.bus.redis import RedisGateway
 from exchange.bus.redis_engine import RedisEngine
 from exchange.domain.commands import Onramp
-from exchange.domain.events import BalanceChanged, Event
+from exchange.domain.events import BalanceChanged, Event, OrderRejected
+from exchange.domain.reasons import Reason
 
 _prefixes = itertools.count(1)
 
@@ -153,3 +154,23 @@ async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Pat
         await gateway.close()
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)
+
+
+async def test_redelivered_duplicate_is_answered_with_the_original_events(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    gateway = await make_gateway()
+    first = await make_engine()
+    future = gateway.submit(_onramp(5))
+    async with asyncio.timeout(5):
+        ((cmd, _),) = await first.next_batch(10)
+    first.close()  # journaled it, then died before answering
+    second = await make_engine()
+    original: list[Event] = [BalanceChanged(1, 1, 7, "USDC", 5, 0)]
+    second.remember(cmd.request_id, original)  # what the journal replay does at start
+    async with asyncio.timeout(5):
+        ((again, pending),) = await second.next_batch(10)
+    assert again.request_id == cmd.request_id
+    duplicate = OrderRejected(2, 1, 7, Reason.DUPLICATE_REQUEST, "already applied")
+    pending.set_result([duplicate])
+    async with asyncio.timeout(5):
+        assert await future == original
