@@ -33,7 +33,7 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, Signer
-from bench.redis_server import free_port, running
+from bench.redis_server import RedisServer, free_port, running
 from bench.rest import _at, _cpu_s, _lat, _pair, _worker, setup_users
 from bench.ws import _authed, _get, _pump_and_probe
 from bench.ws_subscribers import Crowd, delivery
@@ -107,6 +107,9 @@ async def _fanout(dep: Deployment, creds: list[tuple[str, str]], args: argparse.
         crowds = [await Crowd.start(port, per, streams) for port in dep.ports]
         await asyncio.sleep(0.5)
         _log(f"{dep.name}: {sum(c.ready for c in crowds)} subscribers ready on {len(dep.ports)} gateway(s)")
+        cpu = asyncio.create_task(
+            _cpu_shares(dep.pids | {"crowd0": crowds[0].proc.pid}, 0.5, args.fanout_s - 1)
+        )
         loaded = await _pump_and_probe(dep.ports[0], engine_pid, conns, args.fanout_s, 100.0)
         await asyncio.sleep(1.5)  # the last 100 ms flush and any backlog
         depth = f"/api/v1/depth?symbol={SYMBOL}&limit=1"
@@ -125,7 +128,7 @@ async def _fanout(dep: Deployment, creds: list[tuple[str, str]], args: argparse.
         "orders_per_s": round(loaded["orders"] / args.fanout_s, 1),
         "trades": loaded["trades"],
         "order_errors": loaded["errors"],
-        "engine_cpu": loaded["server"],
+        "cpu_share": await cpu,
     }
 
 
@@ -180,15 +183,17 @@ async def _all(args: argparse.Namespace, tmp: Path) -> Result:
         await proc.wait()
 
 
-async def _cluster(args: argparse.Namespace, tmp: Path, redis_url: str) -> Result:
+async def _cluster(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> Result:
     ports = [free_port() for _ in range(3)]
-    cluster = Cluster(redis_url, tmp / "cluster", ports[:2], ports[2], args=["--no-bot"])
+    cluster = Cluster(redis.url, tmp / "cluster", ports[:2], ports[2], args=["--no-bot"])
     await asyncio.to_thread(cluster.start)
     try:
         assert cluster.engine is not None and all(g is not None for g in cluster.gateways)
         pids = {"engine": cluster.engine.pid} | {
             f"gateway{i}": g.pid for i, g in enumerate(cluster.gateways) if g
         }
+        if redis.proc is not None:  # Redis's share of the cores is part of the price
+            pids["redis"] = redis.proc.pid
         return await _measure(Deployment("cluster", ports[:2], pids), args)
     finally:
         await asyncio.to_thread(cluster.stop)
@@ -222,7 +227,7 @@ async def main_async(args: argparse.Namespace) -> Result:
     }
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp, running() as redis:
         result["all"] = await _all(args, Path(tmp))
-        result["cluster"] = await _cluster(args, Path(tmp), redis.url)
+        result["cluster"] = await _cluster(args, Path(tmp), redis)
     result["targets"] = _targets(result)
     return result
 

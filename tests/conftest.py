@@ -1,4 +1,5 @@
-"""Fixtures shared by every test directory: a private redis-server per test module."""
+"""Shared test set-up: hypothesis profiles (``ci`` under CI=true, ``dev`` otherwise), and a
+private redis-server per test module for the tests of the Redis bus."""
 
 from __future__ import annotations
 
@@ -8,8 +9,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bench.redis_server import RedisServer, available
+from exchange import build
+
+#: Tests run on whichever engine is built; a stale compiled one is refused (make compile).
+ENGINE_BUILD = "compiled" if build.check() else "interpreted"
+
+
+def pytest_report_header() -> str:
+    return f"engine core: {ENGINE_BUILD}"
+
+
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=60, stateful_step_count=40, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 
 @pytest.fixture(scope="module")
