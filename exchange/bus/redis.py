@@ -38,6 +38,7 @@ market mirror starts again from a snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -137,6 +138,8 @@ class RedisGateway:
         self._market_channels = {self.names.market(s): s for s in markets}
         self._channels = {self.reply_channel, self.names.accounts, *self._market_channels}
         self._users: dict[int, int] = {}
+        self._confirming: dict[str, asyncio.Future[None]] = {}  # SUBSCRIBEs not yet confirmed
+        self._changes: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, _Waiting] = {}
         self._ids = itertools.count(1)
         self._out: list[tuple[str, str, bytes, str]] = []  # (XADD|PUBLISH, key, data, request id)
@@ -292,8 +295,11 @@ class RedisGateway:
                 await self._connect()
                 backoff.reset()
                 async for message in self._pubsub.listen():
-                    if message["type"] == "message":
+                    kind = message["type"]
+                    if kind == "message":
                         self._on_message(message["channel"].decode(), message["data"])
+                    elif kind == "subscribe":
+                        self._confirmed(message["channel"].decode())
             except connection_errors() as exc:
                 if self.connected:
                     log.warning("lost Redis at %s (%s); reconnecting", self.url, exc)
@@ -313,6 +319,8 @@ class RedisGateway:
             resync()
 
     async def _drop_connection(self) -> None:
+        for channel in list(self._confirming):  # nobody waits on a connection that is gone
+            self._confirmed(channel)
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
         for closing in (pubsub, client):
             if closing is not None:
@@ -325,14 +333,33 @@ class RedisGateway:
         (self._channels.add if on else self._channels.discard)(channel)
         pubsub = self._pubsub
         if pubsub is not None and self.connected:
+            loop = asyncio.get_running_loop()
+            if on and channel not in self._confirming:
+                self._confirming[channel] = loop.create_future()
             verb = pubsub.subscribe if on else pubsub.unsubscribe
-            asyncio.get_running_loop().create_task(self._change(verb, channel))
+            self._changes.add(task := loop.create_task(self._change(verb, channel)))
+            task.add_done_callback(self._changes.discard)
 
     async def _change(self, verb: Any, channel: str) -> None:
         try:
             await verb(channel)
         except connection_errors():
             pass  # the read loop reconnects and subscribes to ``_channels`` again
+
+    async def user_ready(self, user_id: int, timeout: float = 2.0) -> None:
+        """Until Redis has confirmed the subscription to ``user_id``'s channel: an event the
+        engine publishes after this returns reaches this gateway. (A socket answers its
+        SUBSCRIBE to ``orders``/``balances`` only then, so an order sent right after the
+        answer, through any gateway, is never missed.)"""
+        pending = self._confirming.get(self.names.user(user_id))
+        if pending is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending), timeout)
+
+    def _confirmed(self, channel: str) -> None:
+        pending = self._confirming.pop(channel, None)
+        if pending is not None and not pending.done():
+            pending.set_result(None)
 
     def _on_message(self, channel: str, data: bytes) -> None:
         try:

@@ -192,7 +192,7 @@ class RedisEngine:
         except Exception as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            await self._connect()  # Redis restarted empty: the group is gone with the stream
+            await self._reconnect()  # Redis restarted empty: the group is gone with the stream
             return []
         entries: list[tuple[bytes, dict[bytes, bytes]]] = got[0][1] if got else []
         if backlog is not None:

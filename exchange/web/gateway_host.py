@@ -24,7 +24,17 @@ from exchange.bus.redis import RedisGateway
 from exchange.service.mirror import MarketMirror
 from exchange.service.reads import RemoteReads
 from exchange.store.shared_accounts import SharedAccounts
-from exchange.web.keys import ACCOUNTS, BUS, FEED, HUB, MARKETDATA, READS, SETTINGS, VENUE
+from exchange.web.keys import (
+    ACCOUNTS,
+    BUS,
+    FEED,
+    HUB,
+    MARKETDATA,
+    READS,
+    SETTINGS,
+    USER_STREAM_READY,
+    VENUE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,7 @@ def install_gateway(app: web.Application) -> None:
         (bus.watch_user if delta > 0 else bus.unwatch_user)(user)
 
     app[HUB].on_private = on_private
+    app[USER_STREAM_READY] = bus.user_ready
     app.cleanup_ctx.append(_gateway_bus)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -40,3 +41,5 @@ WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)
 HISTORY = web.AppKey("history", History)
 #: Reads of engine state: local in ``--role all|engine``, over the bus in ``--role gateway``.
 READS: web.AppKey[Reads] = web.AppKey("reads")
+#: ``--role gateway``: waits until the bus delivers a user's events (web/gateway_host.py).
+USER_STREAM_READY: web.AppKey[Callable[[int], Awaitable[None]]] = web.AppKey("user_stream_ready")

@@ -114,7 +114,7 @@ async def test_user_events_reach_only_a_gateway_that_watches_the_user(parts: Any
     watching.add_listener(lambda events: seen["watching"].append(list(events)))
     other.add_listener(lambda events: seen["other"].append(list(events)))
     watching.watch_user(7)
-    await asyncio.sleep(0.05)
+    await watching.user_ready(7)  # Redis confirmed the subscription: no sleep needed
     engine = await make_engine()
     engine.publish([BalanceChanged(1, 1, 7, "USDC", 5, 0)])
     engine.publish([BalanceChanged(2, 1, 8, "USDC", 5, 0)])
