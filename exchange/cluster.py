@@ -98,9 +98,11 @@ class Cluster:
         self.engine = self._spawn("engine", self.engine_port)
         wait_healthy(self.engine_url, timeout, self.engine)
 
-    def start_gateway(self, i: int, timeout: float = 60.0) -> None:
+    def start_gateway(self, i: int, timeout: float = 60.0, *, wait: bool = True) -> None:
+        """Start gateway ``i``; with ``wait``, until it is healthy (which needs the engine)."""
         self.gateways[i] = self._spawn("gateway", self.gateway_ports[i])
-        wait_healthy(self.url(i), timeout, self.gateways[i])
+        if wait:
+            wait_healthy(self.url(i), timeout, self.gateways[i])
 
     def stop_engine(self, sig: int = signal.SIGTERM) -> None:
         _stop(self.engine, sig)

@@ -12,12 +12,22 @@ from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event, OrderRejected
 from exchange.domain.markets import Market
 from exchange.domain.reasons import Reason
+from exchange.service.marketdata import MarketData
 from exchange.web.errors import ApiError, engine_timeout, invalid, unavailable
-from exchange.web.keys import BUS, VENUE
+from exchange.web.keys import BUS, MARKET_DATA_READY, MARKETDATA, VENUE
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def market_data(app: web.Application) -> MarketData:
+    """The market data to answer from; 503 on a gateway whose mirror is (re)syncing, rather
+    than an empty or stale book."""
+    ready = app.get(MARKET_DATA_READY)
+    if ready is not None and not ready():
+        raise unavailable("market data is resyncing with the engine; retry shortly")
+    return app[MARKETDATA]
 
 
 def market_of(app: web.Application, symbol: str | None, alias: str | None = None) -> Market:

@@ -29,6 +29,7 @@ from exchange.web.keys import (
     BUS,
     FEED,
     HUB,
+    MARKET_DATA_READY,
     MARKETDATA,
     READS,
     SETTINGS,
@@ -61,6 +62,7 @@ def install_gateway(app: web.Application) -> None:
 
     app[HUB].on_private = on_private
     app[USER_STREAM_READY] = bus.user_ready
+    app[MARKET_DATA_READY] = lambda: mirror.ready
     app.cleanup_ctx.append(_gateway_bus)
 
 

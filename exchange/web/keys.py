@@ -43,3 +43,5 @@ HISTORY = web.AppKey("history", History)
 READS: web.AppKey[Reads] = web.AppKey("reads")
 #: ``--role gateway``: waits until the bus delivers a user's events (web/gateway_host.py).
 USER_STREAM_READY: web.AppKey[Callable[[int], Awaitable[None]]] = web.AppKey("user_stream_ready")
+#: ``--role gateway``: whether the market-data mirror is in sync (service/mirror.py).
+MARKET_DATA_READY: web.AppKey[Callable[[], bool]] = web.AppKey("market_data_ready")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from exchange.service.reads import EngineStatus
 from exchange.web.common import json_response
-from exchange.web.keys import BUS, METRICS, READS, SETTINGS
+from exchange.web.keys import BUS, MARKET_DATA_READY, METRICS, READS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -19,9 +19,11 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:
         status = EngineStatus(running=False, queue=0, last_seq=-1)
     queue = max(depth, status.queue)
-    healthy = status.running and queue < bound * 0.9
+    mirror_ready = app.get(MARKET_DATA_READY)
+    in_sync = mirror_ready() if mirror_ready is not None else True
+    healthy = status.running and queue < bound * 0.9 and in_sync
     body = {"status": "ok" if healthy else "degraded", "engine": status.running, "queue": queue,
-            "lastSeq": status.last_seq, "role": app[SETTINGS].role}  # fmt: skip
+            "lastSeq": status.last_seq, "role": app[SETTINGS].role, "marketData": in_sync}  # fmt: skip
     return json_response(body, status=200 if healthy else 503)
 
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -162,3 +163,46 @@ async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(c
     for trader in (a, b):
         await trader.check()
         await trader.client.close()
+
+
+async def test_gateway_without_an_engine_answers_503_with_clear_codes_then_recovers(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(2)]
+    args = (*CLUSTER_ARGS, "--bus-timeout", "1")
+    lonely = Cluster(redis.url, tmp_path / "data", ports[:1], ports[1], args=args)
+    try:
+        await asyncio.to_thread(lonely.start_gateway, 0, wait=False)
+        async with Client(lonely.url(0)) as client:
+            await _until(lambda: _answers(lonely.url(0)))
+            health = await _status(client, "/healthz")
+            assert health[0] == 503 and health[1]["engine"] is False
+            assert (await _status(client, f"/api/v1/depth?symbol={SOL}"))[1]["code"] == "UNAVAILABLE"
+            await client.signup("alice", PASSWORD)  # accounts need no engine
+            with pytest.raises(ExchangeError) as refused:
+                await client.onramp("USDC", "100")
+            assert (refused.value.status, refused.value.code) == (503, "ENGINE_TIMEOUT")
+            await asyncio.to_thread(lonely.start_engine)
+            await _until(lambda: _answers(lonely.url(0), healthy=True))
+            assert (await client.onramp("USDC", "100"))["USDC"]["available"] == "100.000000"
+            assert (await client.depth(SOL))["lastUpdateId"] == 0
+    finally:
+        lonely.stop()
+
+
+def _answers(url: str, *, healthy: bool = False) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+            return r.status == 200 or not healthy
+    except urllib.error.HTTPError:
+        return not healthy
+    except OSError:
+        return False
+
+
+async def _status(client: Client, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(client.base_url + path) as resp:
+        return resp.status, await resp.json()
