@@ -24,6 +24,7 @@ from aiohttp import web
 
 from exchange.bus.memory import MemoryBus
 from exchange.bus.redis_engine import RedisEngine
+from exchange.bus.redis_lock import EngineLease
 from exchange.domain.engine import Engine
 from exchange.service.metrics import Metrics
 from exchange.service.reads import EngineStatus, LocalReads
@@ -73,6 +74,11 @@ def install_engine(app: web.Application, source: MemoryBus | RedisEngine, metric
 
 async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     settings, runner, engine = app[SETTINGS], app[RUNNER], app[ENGINE]
+    lease = None
+    if isinstance(app[SOURCE], RedisEngine):  # exactly one engine: the lease comes first
+        lease = EngineLease(settings.bus, app[SOURCE].names)
+        lease.on_lost = lambda: _lease_lost(app)
+        await lease.acquire()
     data = Path(settings.data_dir)
     journal = Journal.open(data / "journal", fsync=settings.fsync == "batch")
     history = app[HISTORY] = History.open(data / "history.sqlite3")
@@ -101,6 +107,8 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         log.error("engine task ended with an error during shutdown")
     if isinstance(source, RedisEngine):
         await source.aclose()  # the drained batch's answers go out before the connection closes
+    if lease is not None:
+        await lease.release()
     reaper.cancel()
     if settings.journal and not app[CRASHED]:
         snapshotter.final(engine.last_seq)
@@ -177,6 +185,14 @@ def _replay(app: web.Application, journal: Journal, history: History) -> None:
     if count:
         seconds = time.perf_counter() - started
         log.info("replayed %d journaled commands in %.2f s (%.0f/s)", count, seconds, count / seconds)
+
+
+def _lease_lost(app: web.Application) -> None:
+    """Another engine process took over: stop before two engines apply the same stream."""
+    app[CRASHED].append(RuntimeError("the engine lease was lost to another engine process"))
+    app[SOURCE].close()
+    if app[STOP_ON_CRASH]:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _on_engine_done(app: web.Application, task: asyncio.Task[None]) -> None:

@@ -15,8 +15,9 @@ import pytest
 from bench.redis_server import RedisServer
 from exchange.bus.base import EngineTimeout, Unavailable
 from exchange.bus.messages import Names
-from exchange.bus.redis import RedisGateway
+from exchange.bus.redis import RedisGateway, connect
 from exchange.bus.redis_engine import RedisEngine
+from exchange.bus.redis_lock import EngineLease
 from exchange.domain.commands import Onramp
 from exchange.domain.events import BalanceChanged, Event, OrderRejected
 from exchange.domain.reasons import Reason
@@ -174,3 +175,35 @@ async def test_redelivered_duplicate_is_answered_with_the_original_events(parts:
     pending.set_result([duplicate])
     async with asyncio.timeout(5):
         assert await future == original
+
+
+async def test_second_engine_waits_for_the_lease_until_the_first_releases_it(
+    redis_server: RedisServer,
+) -> None:
+    names = Names(f"lease{next(_prefixes)}")
+    first, second = (
+        EngineLease(redis_server.url, names, ttl_ms=600),
+        EngineLease(redis_server.url, names, ttl_ms=600),
+    )
+    await first.acquire()
+    waiting = asyncio.create_task(second.acquire())
+    await asyncio.sleep(0.9)  # longer than the ttl: the first renews, so the second still waits
+    assert not waiting.done()
+    await first.release()
+    async with asyncio.timeout(5):
+        await waiting
+    await second.release()
+
+
+async def test_engine_whose_lease_is_taken_over_is_told_to_stop(redis_server: RedisServer) -> None:
+    names = Names(f"lease{next(_prefixes)}")
+    lease, lost = EngineLease(redis_server.url, names, ttl_ms=600), asyncio.Event()
+    lease.on_lost = lost.set
+    await lease.acquire()
+    other = connect(redis_server.url)
+    await other.set(lease.key, "another-engine", px=600)  # as if it had stalled past its ttl
+    async with asyncio.timeout(5):
+        await lost.wait()
+    await lease.release()
+    assert await other.get(lease.key) == b"another-engine"  # releasing never drops another's lease
+    await other.aclose()
