@@ -2,10 +2,12 @@
 
 Layout on Redis (names in ``messages.Names``, under a prefix):
 - commands: ONE stream ``ex:commands``, read only by the engine process through the consumer
-  group ``engine``; each entry is an ``Envelope`` (the command with its request id, the reply
-  channel, the moment its gateway gives up);
+  group ``engine``; each entry is what one gateway had to send at one moment, a list of
+  ``Envelope``s (the command with its request id, the reply channel, the moment after which
+  the engine must not start it), written with one XADD;
 - replies: ONE pub/sub channel per gateway process, ``ex:reply:<gateway id>``, correlated by
-  request id (not a subscription per request);
+  request id (not a subscription per request); one message carries every answer of one engine
+  flush for that gateway;
 - events: pub/sub channels per market (``ex:md:SOL_USDC``: book changes and trades, each with
   the market's update id) and per user (``ex:user:42``: order and balance events). A gateway
   subscribes to every market (it answers ``/depth``, ``/trades``, ... of any market from its

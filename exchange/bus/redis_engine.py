@@ -2,15 +2,19 @@
 the event channels, and the answers to gateways' read-only queries (see bus/redis.py for the
 layout and the reasons).
 
-The runner takes a batch with ``next_batch`` (one XREADGROUP of up to ``limit`` entries), stamps
-and journals it, applies it, publishes events and resolves each command's future. A future's
-resolution queues the command's reply and the entry's XACK + XDEL, so an entry is acknowledged
-only after it was journaled; a flusher task sends what is queued (events first, then replies,
-then acknowledgements) as one pipeline per loop turn, so a gateway hears a command's market
-events before its reply. At start the engine first takes the entries it read in an earlier
-life but never acknowledged (stream id ``0``): those it had not journaled run now, those it
-had come back as duplicates and are answered ``DUPLICATE_REQUEST`` (the request-id window in
-the engine's state). Entries whose gateway is about to give up are dropped unapplied.
+The runner takes a batch with ``next_batch`` (one XREADGROUP of up to ``limit`` entries, each a
+gateway's list of commands; what is over ``limit`` waits for the next call), stamps and
+journals it, applies it, publishes events and resolves each command's future. Once every
+command of an entry is resolved, its replies and its XACK + XDEL are queued, so an entry is
+acknowledged only after it was journaled; a flusher task sends what is queued (events first,
+then the replies grouped per gateway, then the acknowledgements) as ONE script call (EVALSHA)
+per loop turn, so a gateway hears a command's market events before its reply. At start the
+engine first takes the entries it read in an earlier life but never acknowledged (stream id
+``0``): those it had not journaled run now; those it had come back as duplicates, which the
+engine does not apply again (``DUPLICATE_REQUEST``, the request-id window in its state), and
+their gateway gets the original answer (kept here for the last ``ANSWERS_KEPT`` request ids,
+refilled by the journal replay). Commands whose gateway is about to give up are dropped
+unapplied.
 """
 
 from __future__ import annotations
