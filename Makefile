@@ -8,7 +8,8 @@ NATIVE  := exchange/domain/.compiled
 NODE    := node_modules/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled chromium browser \
+.PHONY: run run-cluster test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
+        chromium browser \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -38,6 +39,12 @@ clean-compiled: $(STAMP)
 
 run: $(NATIVE) $(NODE)
 	$(BIN)/python -m exchange serve --data-dir data
+
+# One engine (operator routes on :8090) and two gateways (:8081, :8082) on the local Redis,
+# which is started (no persistence) if none answers at REDIS_URL. Ctrl-C stops them all.
+REDIS_URL ?= redis://127.0.0.1:6379
+run-cluster: $(NATIVE) $(NODE)
+	$(BIN)/python -m exchange.cluster --redis $(REDIS_URL) --data-dir data/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange tests bench

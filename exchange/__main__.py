@@ -26,12 +26,23 @@ def _parser() -> argparse.ArgumentParser:
         "--no-journal", action="store_true", help="benchmarks only: keep nothing across restarts"
     )
     serve.add_argument("--bus", default="memory", help="memory, or redis://HOST:PORT")
-    serve.add_argument("--role", choices=["all", "engine", "gateway"], default="all")
+    serve.add_argument("--role", choices=["all", "engine", "gateway"], default="all",
+                       help="all: one process; engine: the engine alone; gateway: HTTP/WS")  # fmt: skip
+    serve.add_argument("--bus-timeout", type=float, default=5.0, help="seconds a gateway waits")
+    serve.add_argument("--bus-prefix", default="ex", help="Redis key and channel prefix of this cluster")
     serve.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
                        help="self-service onramp and the liquidity bot")  # fmt: skip
     serve.add_argument("--no-bot", action="store_true", help="demo onramp without the liquidity bot")
     serve.add_argument("--admin", action="append", default=[], help="username allowed to onramp freely")
     serve.add_argument("--queue-size", type=int, default=10_000)
+    limits = Settings()
+    serve.add_argument(
+        "--rate-per-s", type=float, default=limits.rate_per_s, help="private requests/s per user"
+    )
+    serve.add_argument("--rate-burst", type=int, default=limits.rate_burst)
+    serve.add_argument("--auth-rate-per-s", type=float, default=limits.auth_rate_per_s,
+                       help="signup/login attempts/s per address")  # fmt: skip
+    serve.add_argument("--auth-burst", type=int, default=limits.auth_burst)
     serve.add_argument("--snapshot-every", type=int, default=100_000, help="commands between snapshots")
     serve.add_argument("--snapshot-seconds", type=float, default=300.0, help="seconds between snapshots")
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
@@ -42,14 +53,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if args.role != "all" or args.bus != "memory":
-        raise ConfigError("only --role all with --bus memory is available in this version")
+    if (args.role == "all") != (args.bus == "memory") or not (
+        args.bus == "memory" or args.bus.startswith(("redis://", "unix://"))
+    ):
+        raise ConfigError("--role all runs on --bus memory; --role engine|gateway on --bus redis://HOST:PORT")
     return Settings(
         host=args.host, port=args.port, config=args.config, data_dir=args.data_dir, fsync=args.fsync,
         journal=not args.no_journal,
         bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
         admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
-        snapshot_seconds=args.snapshot_seconds,
+        snapshot_seconds=args.snapshot_seconds, bus_timeout=args.bus_timeout, bus_prefix=args.bus_prefix,
+        rate_per_s=args.rate_per_s, rate_burst=args.rate_burst, auth_rate_per_s=args.auth_rate_per_s,
+        auth_burst=args.auth_burst,
     )  # fmt: skip
 
 

@@ -33,6 +33,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     journal: bool = True
     bus: str = "memory"
     role: str = "all"
+    #: Redis bus: seconds a gateway waits for the engine's answer (then 503 ENGINE_TIMEOUT),
+    #: and the prefix of its keys and channels (clusters sharing one Redis use different ones).
+    bus_timeout: float = 5.0
+    bus_prefix: str = "ex"
     demo: bool = True
     bot: bool = True
     queue_size: int = 10_000

@@ -1,11 +1,17 @@
-"""Shared test set-up: hypothesis profiles (``ci`` under CI=true, ``dev`` otherwise)."""
+"""Shared test set-up: hypothesis profiles (``ci`` under CI=true, ``dev`` otherwise), and a
+private redis-server per test module for the tests of the Redis bus."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
+from bench.redis_server import RedisServer, available
 from exchange import build
 
 #: Tests run on whichever engine is built; a stale compiled one is refused (make compile).
@@ -25,3 +31,18 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=60, stateful_step_count=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """``redis-server --save "" --appendonly no`` on a free port, for one test module.
+
+    Skipped only outside CI when redis-server is not installed; under ``CI=true`` a missing
+    server fails the tests instead (they must never pass by not running)."""
+    if not available() and os.environ.get("CI") != "true":
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(directory=Path(tmp_path_factory.mktemp("redis")))
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)

@@ -26,6 +26,16 @@ class Closed(Exception):
     """The bus no longer takes commands (shutting down, or the engine stopped)."""
 
 
+class Unavailable(Exception):
+    """The bus cannot reach the engine now (Redis down or the connection lost): 503 UNAVAILABLE.
+    A command in flight when the connection dropped may or may not have been applied."""
+
+
+class EngineTimeout(Exception):
+    """No answer in time: 503 ENGINE_TIMEOUT. The engine drops a command it reads after its
+    gateway gave up on it, so such a command is normally not applied (see bus/redis.py)."""
+
+
 #: One submitted command and the future its events resolve.
 Pending = tuple[AnyCommand, "asyncio.Future[list[Event]]"]
 Listener = Callable[[Sequence[Event]], None]

@@ -49,6 +49,9 @@ class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     user_id: int
     seq: int = 0
     ts: int = 0
+    #: Set by a gateway that may deliver the same command twice (the Redis bus redelivers what
+    #: the engine read but did not acknowledge): the engine applies a request id at most once.
+    request_id: str | None = None
 
 
 class PlaceOrder(Command, frozen=True, tag="place", kw_only=True):

@@ -75,7 +75,11 @@ class Engine(EngineState):
         self._seq, self._ts, self.last_seq = seq, cmd.ts, seq
         out: list[Event] = []
         rejected: Rejection | None
-        if cmd.user_id <= FEE_ACCOUNT:
+        rid = cmd.request_id
+        earlier = self._seen(rid, seq) if rid is not None else None
+        if earlier is not None:  # a redelivered or resubmitted command: already applied
+            rejected = Rejection(Reason.DUPLICATE_REQUEST, f"request {rid} already applied (seq {earlier})")
+        elif cmd.user_id <= FEE_ACCOUNT:
             rejected = Rejection(Reason.INVALID_REQUEST, "unknown user")
         elif isinstance(cmd, PlaceOrder):  # by frequency; direct calls (compiled: native calls)
             rejected = self._place(cmd, out)

@@ -18,6 +18,7 @@ class Reason(enum.StrEnum):
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     ONRAMP_LIMIT = "ONRAMP_LIMIT"
     MARKET_CLOSED = "MARKET_CLOSED"
+    DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
 
 
 #: HTTP status of each reason, as API.md lists them.
@@ -34,4 +35,5 @@ HTTP_STATUS: dict[Reason, int] = {
     Reason.POST_ONLY_WOULD_TAKE: 400,
     Reason.ONRAMP_LIMIT: 400,
     Reason.MARKET_CLOSED: 400,
+    Reason.DUPLICATE_REQUEST: 409,
 }

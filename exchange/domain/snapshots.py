@@ -39,3 +39,5 @@ class EngineSnapshot(msgspec.Struct, frozen=True):
     orders: list[RestingOrder]
     next_queue: dict[str, int]
     closed: list[OrderState]
+    #: The request-id window, oldest first: (request id, seq that applied it).
+    requests: list[tuple[str, int]] = []

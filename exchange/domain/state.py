@@ -6,6 +6,7 @@ so two engines in the same state encode to the same bytes, which is how replay i
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 
 from exchange.domain.book import Order, OrderBook
@@ -15,10 +16,20 @@ from exchange.domain.markets import Asset, Market
 from exchange.domain.risk import limit_hold
 from exchange.domain.snapshots import EngineSnapshot, RestingOrder
 
+#: Request ids remembered for idempotency. Duplicates come from redelivery (the Redis bus hands
+#: the engine again what it read but had not acknowledged: at most a few read batches) and from
+#: a gateway resubmitting within its 5 s reply timeout; at the ~20k commands/s the Redis path
+#: carries here, 5 s is 100k commands. Memory: ~100 bytes each, ~10 MB when full.
+REQUEST_WINDOW = 100_000
+
 
 class EngineState:
     def __init__(
-        self, assets: Mapping[str, Asset], markets: Mapping[str, Market], closed_cache: int = 100_000
+        self,
+        assets: Mapping[str, Asset],
+        markets: Mapping[str, Market],
+        closed_cache: int = 100_000,
+        request_window: int = REQUEST_WINDOW,
     ):
         self.assets = dict(assets)
         self.markets = dict(markets)
@@ -39,6 +50,10 @@ class EngineState:
         self.last_seq = 0
         self._seq = 0
         self._ts = 0
+        #: request id -> the seq that applied it, and the ids oldest first (the window's order).
+        self.requests: dict[str, int] = {}
+        self.request_order: deque[str] = deque()
+        self.request_window = request_window
 
     # -- index upkeep ----------------------------------------------------------------------
     def _open(self, o: Order) -> None:
@@ -63,6 +78,19 @@ class EngineState:
         if slot >= len(ring):
             ring.extend([None] * (slot + 1 - len(ring)))
         ring[slot] = state
+
+    def _seen(self, request_id: str, seq: int) -> int | None:
+        """The seq that already applied ``request_id``, else None after remembering it at ``seq``."""
+        requests = self.requests
+        earlier = requests.get(request_id)
+        if earlier is not None:
+            return earlier
+        requests[request_id] = seq
+        order = self.request_order
+        order.append(request_id)
+        if len(order) > self.request_window:
+            del requests[order.popleft()]
+        return None
 
     # -- queries ---------------------------------------------------------------------------
     def balances(self, user: int) -> dict[str, tuple[int, int]]:
@@ -103,6 +131,7 @@ class EngineState:
             orders=orders,
             next_queue={s: b.next_queue for s, b in sorted(self.books.items())},
             closed=[s for s in self.closed if s is not None],
+            requests=[(rid, self.requests[rid]) for rid in self.request_order],
         )
 
     def restore(self, snap: EngineSnapshot) -> None:
@@ -144,6 +173,9 @@ class EngineState:
         self.dirty.clear()
         for state in snap.closed:
             self._remember(state)
+        for rid, seq in snap.requests[-self.request_window :]:
+            self.requests[rid] = seq
+            self.request_order.append(rid)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
         self.last_seq = snap.last_seq
 
@@ -164,6 +196,9 @@ class EngineState:
             raise AssertionError("clientOrderId index disagrees with the open orders")
         self._check_locked()
         self._check_closed()
+        order = self.request_order
+        if len(order) > self.request_window or set(order) != self.requests.keys():
+            raise AssertionError("request-id window and its order disagree")
 
     def _check_closed(self) -> None:
         """The ring's used slots hold closed orders at their own slot (only ids issued so far)."""

@@ -126,6 +126,9 @@ class Hub:
         self._pending: set[Outbox] = set()
         self.frames_offered = 0
         self.evicted = 0
+        #: Told (topic, +1 or -1) when a private topic (``orders:42``) gains or loses a
+        #: subscriber: a gateway subscribes to that user's events only while someone streams them.
+        self.on_private: Callable[[str, int], None] | None = None
 
     def has(self, topic: str) -> bool:
         return topic in self._topics
@@ -154,8 +157,10 @@ class Hub:
 
     def _count(self, topic: str, delta: int) -> None:
         _, at, rest = topic.partition("@")
-        if not at:
-            return  # a private topic
+        if not at:  # a private topic
+            if self.on_private is not None:
+                self.on_private(topic, delta)
+            return
         market = rest.partition("@")[0]
         left = self._markets.get(market, 0) + delta
         if left:

@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -156,6 +157,8 @@ def _load_master_key(data_dir: Path, *, keys_exist: bool) -> bytes:
     try:
         # link, not rename: never replace a key another process created meanwhile.
         os.link(tmp, path)
+    except FileExistsError:  # another gateway on this data dir was first: use its key
+        return _load_master_key(data_dir, keys_exist=True)
     finally:
         tmp.unlink()
     return key
@@ -178,10 +181,19 @@ class _Db:
         self.data_dir = data_dir
         # isolation_level=None: transactions are explicit (``with self._tx()``), nothing implicit.
         self.conn = sqlite3.connect(data_dir / DB_FILE, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        for attempt in range(100):
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                # Gateways starting together on one data dir: the schema is set up by one of
+                # them while the others wait (switching to WAL does not wait by itself).
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(_SCHEMA)
         self.hasher = password_hasher()
         # Verified against for unknown usernames, so "no such user" costs what "wrong password" does.
         self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))

@@ -13,7 +13,7 @@ from exchange.web import schemas
 from exchange.web.auth import SESSION_COOKIE, authenticate, now_ms, session_from_cookie
 from exchange.web.common import execute, json_response
 from exchange.web.errors import ApiError
-from exchange.web.keys import ACCOUNTS, AUTH_LIMITER, ENGINE, SETTINGS, VENUE
+from exchange.web.keys import ACCOUNTS, AUTH_LIMITER, READS, SETTINGS, VENUE
 from exchange.web.wire import balances_json
 
 _ACCOUNT_STATUS = {"INVALID_REQUEST": 400, "USERNAME_TAKEN": 409, "UNAUTHORIZED": 401}
@@ -101,7 +101,7 @@ async def revoke_api_key(request: web.Request) -> web.Response:
 async def balances(request: web.Request) -> web.Response:
     who = await authenticate(request)
     venue = request.app[VENUE]
-    return json_response(balances_json(request.app[ENGINE].balances(who.user_id), venue.assets))
+    return json_response(balances_json(await request.app[READS].balances(who.user_id), venue.assets))
 
 
 async def onramp(request: web.Request) -> web.Response:
@@ -119,4 +119,4 @@ async def onramp(request: web.Request) -> web.Response:
         raise ApiError.of(Reason.INVALID_QUANTITY, "amount is required")
     limit = None if is_admin else venue.onramp_limits.get(asset.name)
     await execute(request.app, Onramp(user_id=who.user_id, asset=asset.name, amount=amount, limit=limit))
-    return json_response(balances_json(request.app[ENGINE].balances(who.user_id), venue.assets))
+    return json_response(balances_json(await request.app[READS].balances(who.user_id), venue.assets))

@@ -7,17 +7,27 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from exchange.bus.base import Closed, Overloaded
+from exchange.bus.base import Closed, EngineTimeout, Overloaded, Unavailable
 from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event, OrderRejected
 from exchange.domain.markets import Market
 from exchange.domain.reasons import Reason
-from exchange.web.errors import ApiError, invalid
-from exchange.web.keys import BUS, VENUE
+from exchange.service.marketdata import MarketData
+from exchange.web.errors import ApiError, engine_timeout, invalid, unavailable
+from exchange.web.keys import BUS, MARKET_DATA_READY, MARKETDATA, VENUE
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def market_data(app: web.Application) -> MarketData:
+    """The market data to answer from; 503 on a gateway whose mirror is (re)syncing, rather
+    than an empty or stale book."""
+    ready = app.get(MARKET_DATA_READY)
+    if ready is not None and not ready():
+        raise unavailable("market data is resyncing with the engine; retry shortly")
+    return app[MARKETDATA]
 
 
 def market_of(app: web.Application, symbol: str | None, alias: str | None = None) -> Market:
@@ -72,9 +82,17 @@ async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
         raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
     except Closed:
         raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
-    # No timeout needed here: the engine either answers or, if it dies, the bus fails every
-    # queued reply (app.py). A cancelled request leaves the command to run; its reply is dropped.
-    events = await future
+    except Unavailable as exc:
+        raise unavailable(str(exc)) from None
+    # The in-process bus needs no timeout: the engine answers or, if it dies, the bus fails
+    # every queued reply (app.py); the Redis bus times requests out itself (EngineTimeout).
+    # A cancelled request leaves the command to run; its reply is dropped.
+    try:
+        events = await future
+    except Unavailable as exc:
+        raise unavailable(str(exc)) from None
+    except EngineTimeout as exc:
+        raise engine_timeout(f"{exc}; it was most likely not applied: check open orders") from None
     first = events[0] if events else None
     if isinstance(first, OrderRejected):
         raise ApiError.of(first.reason, first.message)

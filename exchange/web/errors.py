@@ -27,6 +27,19 @@ def invalid(message: str) -> ApiError:
     return ApiError(400, "INVALID_REQUEST", message)
 
 
+#: 503 codes of the bus (API.md style): retry later; neither says the request was refused.
+UNAVAILABLE = "UNAVAILABLE"  # the engine cannot be reached now (Redis down, reconnecting)
+ENGINE_TIMEOUT = "ENGINE_TIMEOUT"  # no answer in time; the command normally did not run
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, UNAVAILABLE, message, {"Retry-After": "1"})
+
+
+def engine_timeout(message: str) -> ApiError:
+    return ApiError(503, ENGINE_TIMEOUT, message, {"Retry-After": "1"})
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:

@@ -7,7 +7,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from exchange.web.errors import ApiError, error_response
+from exchange.bus.base import EngineTimeout, Unavailable
+from exchange.web.errors import ApiError, engine_timeout, error_response, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except Unavailable as exc:  # a read over the bus (service/reads.py RemoteReads)
+        err = unavailable(str(exc))
+        return error_response(err.status, err.code, err.message, err.headers)
+    except EngineTimeout as exc:
+        err = engine_timeout(str(exc))
+        return error_response(err.status, err.code, err.message, err.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

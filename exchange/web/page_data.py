@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from exchange.config import Venue
-from exchange.domain.engine import Engine
 from exchange.domain.markets import Market
 from exchange.service.marketdata import MarketData
+from exchange.service.reads import Reads
 from exchange.web.wire import balances_json, market_json, order_json, ticker_json
 
 Json = dict[str, Any]
@@ -80,12 +80,13 @@ def trades_view(md: MarketData, m: Market, limit: int = TRADE_ROWS) -> list[Json
     ]
 
 
-def balances_view(engine: Engine, venue: Venue, user_id: int) -> list[Json]:
-    return [{"asset": name, **b} for name, b in balances_json(engine.balances(user_id), venue.assets).items()]
+async def balances_view(reads: Reads, venue: Venue, user_id: int) -> list[Json]:
+    found = await reads.balances(user_id)
+    return [{"asset": name, **b} for name, b in balances_json(found, venue.assets).items()]
 
 
-def open_orders_view(engine: Engine, venue: Venue, user_id: int, symbol: str | None) -> list[Json]:
-    found = engine.open_orders(user_id, symbol)
+async def open_orders_view(reads: Reads, venue: Venue, user_id: int, symbol: str | None) -> list[Json]:
+    found = await reads.open_orders(user_id, symbol)
     return [order_json(s, venue.markets[s.symbol]) for s in reversed(found)]
 
 

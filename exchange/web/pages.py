@@ -24,7 +24,7 @@ import exchange
 from exchange.store.accounts import Session
 from exchange.web import page_data
 from exchange.web.auth import now_ms, session_from_cookie
-from exchange.web.keys import ACCOUNTS, ENGINE, MARKETDATA, VENUE
+from exchange.web.keys import ACCOUNTS, MARKETDATA, READS, VENUE
 from exchange.web.wire import market_json
 
 ROOT = Path(exchange.__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ async def trade_page(request: web.Request) -> web.Response:
     market = market_json(m)
     ticker = page_data.ticker_view(md, m, now_ms())
     book, trades = page_data.book_view(md, m), page_data.trades_view(md, m)
-    balances, orders = _user_views(request, session, symbol)
+    balances, orders = await _user_views(request, session, symbol)
     spend = {b["asset"]: b["available"] for b in balances}
     data = {
         "market": market, "markets": page_data.markets_view(venue), "ticker": ticker, "book": book,
@@ -142,15 +142,16 @@ async def trade_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("trade.html", request, ctx)
 
 
-def _user_views(
+async def _user_views(
     request: web.Request, session: Session | None, symbol: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Through READS (service/reads.py): the engine here, or its process behind the bus."""
     if session is None:
         return [], []
-    engine, venue = request.app[ENGINE], request.app[VENUE]
+    reads, venue = request.app[READS], request.app[VENUE]
     return (
-        page_data.balances_view(engine, venue, session.user_id),
-        page_data.open_orders_view(engine, venue, session.user_id, symbol),
+        await page_data.balances_view(reads, venue, session.user_id),
+        await page_data.open_orders_view(reads, venue, session.user_id, symbol),
     )
 
 
@@ -185,7 +186,7 @@ async def account_page(request: web.Request) -> web.Response:
         raise web.HTTPFound("/login?next=/account")
     app = request.app
     venue = app[VENUE]
-    balances = page_data.balances_view(app[ENGINE], venue, session.user_id)
+    balances = await page_data.balances_view(app[READS], venue, session.user_id)
     keys = await app[ACCOUNTS].list_api_keys(session.user_id)
     key_rows = [{"apiKey": k.api_key, "createdAt": k.created_at} for k in keys]
     data = {"balances": balances, "apiKeys": key_rows, "assets": list(venue.assets)}

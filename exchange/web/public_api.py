@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -10,9 +9,9 @@ from aiohttp import web
 from exchange.domain.events import TradeExecuted
 from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
 from exchange.web.auth import now_ms
-from exchange.web.common import json_response, query_int, query_limit, query_market, query_window
+from exchange.web.common import json_response, market_data, query_int, query_limit, query_market, query_window
 from exchange.web.errors import invalid
-from exchange.web.keys import HISTORY, MARKETDATA, VENUE
+from exchange.web.keys import READS, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json
 
 
@@ -33,7 +32,7 @@ async def server_time(request: web.Request) -> web.Response:
 async def depth(request: web.Request) -> web.Response:
     m = query_market(request)
     assert m is not None
-    view = request.app[MARKETDATA].depth(m.symbol, query_limit(request))
+    view = market_data(request.app).depth(m.symbol, query_limit(request))
     return json_response({
         "symbol": m.symbol,
         "lastUpdateId": view.last_update_id,
@@ -48,11 +47,9 @@ async def trades(request: web.Request) -> web.Response:
     assert m is not None
     limit, end = query_limit(request), query_int(request, "endTime", None, 0, 2**53)
     if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
-        tape: list[Any] = request.app[MARKETDATA].trades(m.symbol, limit)
+        tape: list[Any] = market_data(request.app).trades(m.symbol, limit)
     else:
-        tape = [
-            _record(t) for t in await asyncio.to_thread(request.app[HISTORY].trades, m.symbol, limit, end)
-        ]
+        tape = [_record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
     return json_response([
         {
             "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
@@ -74,14 +71,14 @@ async def klines(request: web.Request) -> web.Response:
     if interval not in INTERVALS:
         raise invalid(f"interval must be one of {' '.join(INTERVALS)}")
     start, end = query_window(request)
-    md, limit = request.app[MARKETDATA], query_limit(request, 500)
+    md, limit = market_data(request.app), query_limit(request, 500)
     candles = md.klines(m.symbol, interval, start, end, limit)
     oldest = md.oldest_candle(m.symbol, interval)
     if start is not None and (oldest is None or start < oldest) and len(candles) < limit:
         # Older than memory keeps: rebuild those candles from the trades in the SQLite history.
         until = min(end if end is not None else 2**53, (oldest if oldest is not None else 2**53)) - 1
         first = candle_start(start, INTERVALS[interval])  # include the candle start falls in
-        older = await asyncio.to_thread(request.app[HISTORY].trades_between, m.symbol, first, until)
+        older = await request.app[READS].trades_between(m.symbol, first, until)
         rebuilt = [k for k in klines_from_trades(older, interval) if k.start >= start]
         candles = (rebuilt + candles)[-limit:]
     return json_response([
@@ -95,11 +92,11 @@ async def klines(request: web.Request) -> web.Response:
 
 
 async def tickers(request: web.Request) -> web.Response:
-    md, venue, now = request.app[MARKETDATA], request.app[VENUE], now_ms()
+    md, venue, now = market_data(request.app), request.app[VENUE], now_ms()
     return json_response([ticker_json(t, venue.markets[t.symbol]) for t in md.tickers(now)])
 
 
 async def ticker(request: web.Request) -> web.Response:
     m = query_market(request)
     assert m is not None
-    return json_response(ticker_json(request.app[MARKETDATA].ticker(m.symbol, now_ms()), m))
+    return json_response(ticker_json(market_data(request.app).ticker(m.symbol, now_ms()), m))

@@ -9,11 +9,14 @@ from exchange.web import account_api, ops, pages, public_api, trading_api, ws
 V1 = "/api/v1"
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, *, public: bool = True) -> None:
+    """Every route; with ``public=False`` (the engine process) only the operator routes."""
     r = app.router
     r.add_get("/healthz", ops.healthz)
     r.add_get("/metrics", ops.metrics)
     r.add_get("/statez", ops.statez)
+    if not public:
+        return
     r.add_get("/ws", ws.ws_handler)
     r.add_get(f"{V1}/time", public_api.server_time)
     r.add_get(f"{V1}/markets", public_api.markets)

@@ -34,10 +34,11 @@ from exchange.web.keys import (
     HUB,
     SETTINGS,
     USER_LIMITER,
+    USER_STREAM_READY,
     VENUE,
     WS_CONNS,
 )
-from exchange.web.streams import StreamError, parse_stream
+from exchange.web.streams import PRIVATE, StreamError, parse_stream
 
 MAX_STREAMS = 100
 RATE, BURST, ABUSE = 50.0, 100, 200
@@ -120,6 +121,14 @@ class Connection:
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             names = _stream_list(req.params)
             (self._subscribe if method == "SUBSCRIBE" else self._unsubscribe)(names)
+            ready = self.app.get(USER_STREAM_READY)
+            if (
+                method == "SUBSCRIBE"
+                and ready is not None
+                and self.user_id is not None
+                and PRIVATE & set(names)
+            ):
+                await ready(self.user_id)  # a gateway: the user's events must reach it first
             return None
         if method == "LIST_SUBSCRIPTIONS":
             return list(self.streams)
@@ -142,6 +151,13 @@ class Connection:
         for name, topic in topics.items():
             self.streams[name] = topic
             hub.subscribe(topic, self.outbox)
+
+    async def _private_ready(self, names: list[str]) -> None:
+        """On a gateway, answer a SUBSCRIBE to ``orders``/``balances`` only once the bus
+        delivers the user's events here, so an order sent right after the answer is seen."""
+        ready = self.app.get(USER_STREAM_READY)
+        if ready is not None and self.user_id is not None and PRIVATE & set(names):
+            await ready(self.user_id)
 
     def _snapshots(self, req: WsRequest) -> None:
         """Right after the SUBSCRIBE answer, in the same step: no diff can come between."""

@@ -2,19 +2,29 @@
 
 Each test gets a fresh app (a fresh engine and SQLite under tmp_path); users are created
 through the API itself, as a bot would: signup, an API key, an onramp.
+
+Deployments: a module that sets ``DEPLOYMENTS = ("all", "cluster")`` runs its tests twice:
+``all`` is one in-process app on the memory bus; ``cluster`` is one engine process and two
+gateway processes on a real Redis (``exchange.cluster``), fresh for each test (the tests
+assert the ids of a fresh venue; a cluster starts in ~0.7 s). There ``base_url`` is gateway A
+and ``make_user``'s clients trade through gateway B (``trading_url``), so every such test
+also crosses gateways: accounts made on B are used on A, orders sent through B show in A's
+market data and streams. Tests that build their own app (``server``, ``settings``) stay ``all``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bench.redis_server import free_port
 from exchange.client import Client
+from exchange.cluster import Cluster
 from exchange.config import Settings
 from exchange.web.app import create_app
 
@@ -40,13 +50,58 @@ async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
     return await aiohttp_server(create_app(settings))  # type: ignore[no-any-return]
 
 
+#: The same settings as command-line options, for the processes of a cluster.
+CLUSTER_ARGS = (
+    "--no-bot", "--fsync", "off", "--auth-rate-per-s", "1000", "--auth-burst", "1000",
+    "--rate-per-s", "10000", "--rate-burst", "10000",
+)  # fmt: skip
+_prefixes = itertools.count(1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "deployment" not in metafunc.fixturenames:
+        return
+    wanted = getattr(metafunc.module, "DEPLOYMENTS", ("all",))
+    if {"server", "settings", "aiohttp_server"} & set(metafunc.fixturenames):
+        wanted = ("all",)  # the test builds or inspects an in-process app
+    metafunc.parametrize("deployment", wanted)
+
+
 @pytest.fixture
-def base_url(server: TestServer) -> str:
+def deployment() -> str:
+    return "all"
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """One engine and two gateways on the module's redis-server, under their own key prefix."""
+    redis = request.getfixturevalue("redis_server")
+    ports = [free_port() for _ in range(3)]
+    made = Cluster(redis.url, tmp_path / "data", ports[:2], ports[2], prefix=f"it{next(_prefixes)}",
+                   args=CLUSTER_ARGS)  # fmt: skip
+    made.start()
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def base_url(deployment: str, request: pytest.FixtureRequest) -> str:
+    if deployment == "cluster":
+        return request.getfixturevalue("cluster").url(0)  # type: ignore[no-any-return]
+    server: TestServer = request.getfixturevalue("server")
     return str(server.make_url("")).rstrip("/")
 
 
 @pytest.fixture
-async def make_user(base_url: str) -> AsyncIterator[MakeUser]:
+def trading_url(deployment: str, base_url: str, request: pytest.FixtureRequest) -> str:
+    """Where ``make_user``'s clients send their requests: gateway B in a cluster."""
+    if deployment == "cluster":
+        return request.getfixturevalue("cluster").url(1)  # type: ignore[no-any-return]
+    return base_url
+
+
+@pytest.fixture
+async def make_user(trading_url: str) -> AsyncIterator[MakeUser]:
     """``await make_user()`` -> a signed-in Client with an API key and funds."""
     clients: list[Client] = []
     counter = itertools.count(1)
@@ -54,7 +109,7 @@ async def make_user(base_url: str) -> AsyncIterator[MakeUser]:
     async def make(
         name: str | None = None, *, key: bool = True, fund: dict[str, str] | None = None
     ) -> Client:
-        client = Client(base_url)
+        client = Client(trading_url)
         clients.append(client)
         await client.signup(name or f"trader{next(counter)}", PASSWORD)
         if key:

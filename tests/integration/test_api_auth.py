@@ -25,6 +25,7 @@ from exchange.web.app import create_app
 from tests.integration.conftest import PASSWORD, MakeUser, state_of
 
 SOL = "SOL_USDC"
+DEPLOYMENTS = ("all", "cluster")
 V1 = "/api/v1"
 
 

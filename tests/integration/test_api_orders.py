@@ -8,6 +8,7 @@ from exchange.client import ExchangeError
 from tests.integration.conftest import MakeUser
 
 SOL = "SOL_USDC"
+DEPLOYMENTS = ("all", "cluster")
 
 
 async def test_resting_order_answers_new_and_shows_in_depth_and_open_orders(make_user: MakeUser) -> None:

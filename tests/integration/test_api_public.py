@@ -9,6 +9,7 @@ from exchange.client import Client
 from tests.integration.conftest import MakeUser
 
 SOL = "SOL_USDC"
+DEPLOYMENTS = ("all", "cluster")
 
 
 async def test_markets_and_assets_describe_the_demo_venue(base_url: str) -> None:

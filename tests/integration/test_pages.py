@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.integration.conftest import PASSWORD, MakeUser
 from tests.integration.page_dom import Node, parse
 
 SOL = "SOL_USDC"
+DEPLOYMENTS = ("all", "cluster")  # the pages of a gateway read through the bus
 
 
 @pytest.fixture
@@ -46,17 +48,24 @@ def _page_data(doc: Node) -> dict[str, Any]:
     return data
 
 
-async def _trade(make_user: MakeUser) -> None:
-    """A resting bid at 149.00 and ask at 151.00, and one trade at 150.00 (a buy taker)."""
+async def _trade(make_user: MakeUser, browser: aiohttp.ClientSession) -> None:
+    """A resting bid at 149.00 and ask at 151.00, and one trade at 150.00 (a buy taker); in a
+    cluster the orders go through gateway B, so wait until the pages' gateway A has seen them."""
     maker, taker = await make_user(), await make_user()
     await maker.place_order(SOL, "buy", price="149.00", quantity="2.00")
     await maker.place_order(SOL, "sell", price="151.00", quantity="3.00")
     await maker.place_order(SOL, "sell", price="150.00", quantity="1.50")
     await taker.place_order(SOL, "buy", type="market", quantity="1.50")
+    for _ in range(200):
+        async with browser.get(f"/api/v1/trades?symbol={SOL}") as r:
+            if r.status == 200 and await r.json():
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the trade never reached the pages' gateway")
 
 
 async def test_markets_page_after_a_trade_shows_the_last_price(make_user: MakeUser, browser: Any) -> None:
-    await _trade(make_user)
+    await _trade(make_user, browser)
     doc = await _page(browser, "/")
     assert doc.by_id("markets").tag == "table"
     body = doc.find_all(lambda n: n.tag == "body")[0]
@@ -72,7 +81,7 @@ async def test_markets_page_after_a_trade_shows_the_last_price(make_user: MakeUs
 
 
 async def test_trade_page_preloads_ticker_book_and_trades(make_user: MakeUser, browser: Any) -> None:
-    await _trade(make_user)
+    await _trade(make_user, browser)
     doc = await _page(browser, f"/trade/{SOL}")
     body = doc.find_all(lambda n: n.tag == "body")[0]
     assert (body.attrs["data-page"], body.attrs["data-symbol"]) == ("trade", SOL)
@@ -221,7 +230,7 @@ async def test_static_files_and_chart_module_are_served_as_javascript(browser: A
 
 
 async def test_pages_reference_nothing_outside_the_server(make_user: MakeUser, browser: Any) -> None:
-    await _trade(make_user)
+    await _trade(make_user, browser)
     for path in ("/", f"/trade/{SOL}", "/login", "/signup"):
         doc = await _page(browser, path)
         for node in doc.walk():

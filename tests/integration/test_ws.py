@@ -24,6 +24,7 @@ from tests.integration.conftest import TEST_SETTINGS, MakeUser
 from tests.integration.ws_helpers import StalledReader
 
 SOL = "SOL_USDC"
+DEPLOYMENTS = ("all", "cluster")
 
 
 async def _raw(base_url: str, session: aiohttp.ClientSession, **kw: Any) -> aiohttp.ClientWebSocketResponse:

@@ -113,7 +113,9 @@ class View:
     def __init__(self, snap: EngineSnapshot) -> None:
         self.snap = snap
         self.raw = ENC.encode(snap)
-        self.raw_seq0 = ENC.encode(msgspec.structs.replace(snap, last_seq=0))
+        # Trading state only: a rejected command still records its request id (a retry of it
+        # must not be judged again), which the resubmit rule checks on its own.
+        self.raw_seq0 = ENC.encode(msgspec.structs.replace(snap, last_seq=0, requests=[]))
         self.balances = {(u, a): (av, lk) for u, a, av, lk in snap.balances}
         self.orders = {r.id: r for r in snap.orders}
         self.onramped = {(u, a): n for u, a, n in snap.onramped}

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
@@ -35,7 +36,7 @@ from exchange.domain.commands import (
 )
 from exchange.domain.commands import SelfTradePrevention as Stp
 from exchange.domain.commands import TimeInForce as Tif
-from exchange.domain.events import OrderAccepted
+from exchange.domain.events import OrderAccepted, OrderRejected
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT
 from exchange.domain.reasons import Reason
@@ -159,7 +160,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     def run(self, make: type[AnyCommand], *, must_reject: bool = False, **fields: Any) -> None:
         seq = len(self.journal) + 1
-        cmd = make(seq=seq, ts=T0 + 1000 * seq, **fields)
+        cmd = make(seq=seq, ts=T0 + 1000 * seq, request_id=f"r{seq}", **fields)
         self.clean = False
         before = self.view
         expected = predict(cmd, before)
@@ -321,6 +322,28 @@ class EngineMachine(RuleBasedStateMachine):
             AmendOrder, user_id=user, symbol=symbol, order_id=order_id, client_order_id=coid,
             price=price, quantity=quantity,
         )  # fmt: skip
+
+    @rule(data=st.data())
+    def resubmit(self, data: st.DataObject) -> None:
+        """A command delivered again (Redis redelivery, a gateway's retry) changes nothing: the
+        engine answers DUPLICATE_REQUEST, and its state differs only by the sequence number."""
+        if not self.journal:
+            return
+        earlier, _ = data.draw(st.sampled_from(self.journal))
+        seq = len(self.journal) + 1
+        cmd = msgspec.structs.replace(earlier, seq=seq, ts=T0 + 1000 * seq)
+        before = self.engine.snapshot()
+        self.clean = False
+        events = self.engine.handle(cmd)
+        self.engine.check_integrity()
+        (rejection,) = events
+        assert isinstance(rejection, OrderRejected) and rejection.reason is Reason.DUPLICATE_REQUEST
+        assert ENC.encode(self.engine.snapshot()) == ENC.encode(
+            msgspec.structs.replace(before, last_seq=seq)
+        ), "a duplicate request changed the engine's state"
+        self.journal.append((cmd, ENC.encode(events)))
+        self.view = View(self.engine.snapshot())
+        self.clean = True
 
     # -- the end -------------------------------------------------------------------------------
     def teardown(self) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from exchange.domain.events import OrderAmended, OrderCanceled, OrderStatus
+from exchange.domain.commands import Onramp, OrderType, PlaceOrder, Side
+from exchange.domain.engine import Engine
+from exchange.domain.events import OrderAccepted, OrderAmended, OrderCanceled, OrderRejected, OrderStatus
 from exchange.domain.reasons import Reason
-from tests.unit.harness import Harness, final_state, only, rejected, trades
+from tests.unit.harness import SOL, VENUE, Harness, final_state, only, rejected, trades
 
 ALICE, BOB, CAROL = 1, 2, 3
 
@@ -162,3 +165,33 @@ def test_closed_orders_stay_readable_by_id(h: Harness) -> None:
     state = h.engine.order(1)
     assert state is not None and state.status is OrderStatus.CANCELED
     assert h.engine.order(42) is None
+
+
+def test_command_with_a_seen_request_id_is_rejected_and_changes_nothing() -> None:
+    h = Harness.funded((1,), USDC="1000")
+    first = h.handle(PlaceOrder(user_id=1, symbol=SOL, side=Side.BUY, type=OrderType.LIMIT,
+                                price=h.market().price.parse("10"), quantity=h.market().qty.parse("1"),
+                                request_id="gw1:7"))  # fmt: skip
+    assert isinstance(first[0], OrderAccepted)
+    before = h.engine.snapshot()
+    again = h.handle(PlaceOrder(user_id=1, symbol=SOL, side=Side.BUY, type=OrderType.LIMIT,
+                                price=h.market().price.parse("10"), quantity=h.market().qty.parse("1"),
+                                request_id="gw1:7"))  # fmt: skip
+    assert rejected(again).reason is Reason.DUPLICATE_REQUEST
+    after = h.engine.snapshot()
+    assert msgspec.structs.replace(after, last_seq=before.last_seq) == before
+    assert len(h.engine.open_orders(1)) == 1
+
+
+def test_request_window_forgets_the_oldest_and_survives_snapshot_restore() -> None:
+    engine = Engine(VENUE.assets, VENUE.markets, request_window=2)
+    for seq, rid in enumerate(("a", "b", "c"), 1):
+        engine.handle(Onramp(user_id=1, asset="USDC", amount=1, seq=seq, request_id=rid))
+    assert list(engine.request_order) == ["b", "c"] and engine.requests == {"b": 2, "c": 3}
+    restored = Engine(VENUE.assets, VENUE.markets, request_window=2)
+    restored.restore(engine.snapshot())
+    restored.check_integrity()
+    again = restored.handle(Onramp(user_id=1, asset="USDC", amount=1, seq=4, request_id="c"))
+    assert rejected(again).reason is Reason.DUPLICATE_REQUEST
+    fresh = restored.handle(Onramp(user_id=1, asset="USDC", amount=1, seq=5, request_id="a"))
+    assert not isinstance(fresh[0], OrderRejected)  # forgotten: beyond the window

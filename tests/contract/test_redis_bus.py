@@ -1,0 +1,209 @@
+"""What only the Redis bus has to show: redelivery after an engine death, deadlines, queries,
+per-user channels, and reconnection after Redis itself restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.redis_server import RedisServer
+from exchange.bus.base import EngineTimeout, Unavailable
+from exchange.bus.messages import Names
+from exchange.bus.redis import RedisGateway, connect
+from exchange.bus.redis_engine import RedisEngine
+from exchange.bus.redis_lock import EngineLease
+from exchange.domain.commands import Onramp
+from exchange.domain.events import BalanceChanged, Event, OrderRejected
+from exchange.domain.reasons import Reason
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture
+async def parts(redis_server: RedisServer) -> AsyncIterator[Any]:
+    names = Names(f"redisbus{next(_prefixes)}")
+    made: list[Any] = []
+
+    async def gateway(**kw: Any) -> RedisGateway:
+        g = RedisGateway(redis_server.url, names=names, **kw)
+        await g.start()
+        made.append(g)
+        return g
+
+    async def engine() -> RedisEngine:
+        e = RedisEngine(redis_server.url, market_uid=lambda s: 0, names=names)
+        await e.start()
+        made.append(e)
+        return e
+
+    yield gateway, engine
+    for part in made:
+        if isinstance(part, RedisEngine):
+            part.close()
+            await part.aclose()
+        else:
+            await part.close()
+
+
+def _onramp(amount: int) -> Onramp:
+    return Onramp(user_id=7, asset="USDC", amount=amount)
+
+
+async def test_entry_read_but_never_answered_is_handed_to_the_next_engine(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    gateway = await make_gateway()
+    first = await make_engine()
+    future = gateway.submit(_onramp(3))
+    async with asyncio.timeout(5):
+        ((cmd, _),) = await first.next_batch(10)
+    first.close()  # dies before journaling: no answer, no acknowledgement
+    second = await make_engine()
+    async with asyncio.timeout(5):
+        ((again, pending),) = await second.next_batch(10)
+    assert again == cmd and again.request_id is not None
+    pending.set_result([BalanceChanged(1, 1, 7, "USDC", 3, 0)])
+    async with asyncio.timeout(5):
+        assert (await future)[0].available == 3
+
+
+async def test_no_answer_in_time_fails_with_engine_timeout_and_the_engine_drops_it(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    gateway = await make_gateway(timeout=0.3)
+    with pytest.raises(EngineTimeout):
+        await gateway.submit(_onramp(1))
+    engine = await make_engine()  # starts after the deadline: the command must not run
+    fresh = gateway.submit(_onramp(2))
+    async with asyncio.timeout(5):
+        batch = await engine.next_batch(10)
+    assert [cmd.amount for cmd, _ in batch] == [2]
+    batch[0][1].set_result([])
+    await fresh
+
+
+async def test_query_is_answered_by_the_engine_process(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    gateway, engine = await make_gateway(), await make_engine()
+
+    async def answer(kind: str, args: bytes) -> Any:
+        return {"kind": kind, "args": list(args)}
+
+    engine.answer_query = answer
+    await asyncio.sleep(0.05)  # the engine's query subscription is in place
+    async with asyncio.timeout(5):
+        got = await gateway.query("balances", [7], dict[str, Any])
+    assert got["kind"] == "balances"
+
+
+async def test_query_without_an_engine_fails_at_once_with_unavailable(parts: Any) -> None:
+    make_gateway, _ = parts
+    gateway = await make_gateway()
+    with pytest.raises(Unavailable):
+        async with asyncio.timeout(2):
+            await gateway.query("balances", [7], dict[str, Any])
+
+
+async def test_user_events_reach_only_a_gateway_that_watches_the_user(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    watching, other = await make_gateway(), await make_gateway()
+    seen: dict[str, list[list[Event]]] = {"watching": [], "other": []}
+    watching.add_listener(lambda events: seen["watching"].append(list(events)))
+    other.add_listener(lambda events: seen["other"].append(list(events)))
+    watching.watch_user(7)
+    await watching.user_ready(7)  # Redis confirmed the subscription: no sleep needed
+    engine = await make_engine()
+    engine.publish([BalanceChanged(1, 1, 7, "USDC", 5, 0)])
+    engine.publish([BalanceChanged(2, 1, 8, "USDC", 5, 0)])
+    async with asyncio.timeout(5):
+        while not seen["watching"]:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert [e[0].user_id for e in seen["watching"]] == [7] and seen["other"] == []  # type: ignore[attr-defined]
+
+
+async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Path) -> None:
+    server = RedisServer(directory=tmp_path)
+    server.start()
+    names = Names("restart")
+    engine = RedisEngine(server.url, market_uid=lambda s: 0, names=names)
+    gateway = RedisGateway(server.url, names=names)
+    try:
+        await engine.start()
+        await gateway.start()
+        server.stop()
+        async with asyncio.timeout(5):
+            while gateway.connected:
+                await asyncio.sleep(0.01)
+        with pytest.raises(Unavailable):
+            gateway.submit(_onramp(1))
+        server.start()
+        async with asyncio.timeout(10):
+            while not gateway.connected:
+                await asyncio.sleep(0.02)
+            future = gateway.submit(_onramp(4))
+            ((cmd, pending),) = await engine.next_batch(10)
+            pending.set_result([])
+            assert await future == [] and cmd.amount == 4
+    finally:
+        engine.close()
+        await engine.aclose()
+        await gateway.close()
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
+
+
+async def test_redelivered_duplicate_is_answered_with_the_original_events(parts: Any) -> None:
+    make_gateway, make_engine = parts
+    gateway = await make_gateway()
+    first = await make_engine()
+    future = gateway.submit(_onramp(5))
+    async with asyncio.timeout(5):
+        ((cmd, _),) = await first.next_batch(10)
+    first.close()  # journaled it, then died before answering
+    second = await make_engine()
+    original: list[Event] = [BalanceChanged(1, 1, 7, "USDC", 5, 0)]
+    second.remember(cmd.request_id, original)  # what the journal replay does at start
+    async with asyncio.timeout(5):
+        ((again, pending),) = await second.next_batch(10)
+    assert again.request_id == cmd.request_id
+    duplicate = OrderRejected(2, 1, 7, Reason.DUPLICATE_REQUEST, "already applied")
+    pending.set_result([duplicate])
+    async with asyncio.timeout(5):
+        assert await future == original
+
+
+async def test_second_engine_waits_for_the_lease_until_the_first_releases_it(
+    redis_server: RedisServer,
+) -> None:
+    names = Names(f"lease{next(_prefixes)}")
+    first, second = (
+        EngineLease(redis_server.url, names, ttl_ms=600),
+        EngineLease(redis_server.url, names, ttl_ms=600),
+    )
+    await first.acquire()
+    waiting = asyncio.create_task(second.acquire())
+    await asyncio.sleep(0.9)  # longer than the ttl: the first renews, so the second still waits
+    assert not waiting.done()
+    await first.release()
+    async with asyncio.timeout(5):
+        await waiting
+    await second.release()
+
+
+async def test_engine_whose_lease_is_taken_over_is_told_to_stop(redis_server: RedisServer) -> None:
+    names = Names(f"lease{next(_prefixes)}")
+    lease, lost = EngineLease(redis_server.url, names, ttl_ms=600), asyncio.Event()
+    lease.on_lost = lost.set
+    await lease.acquire()
+    other = connect(redis_server.url)
+    await other.set(lease.key, "another-engine", px=600)  # as if it had stalled past its ttl
+    async with asyncio.timeout(5):
+        await lost.wait()
+    await lease.release()
+    assert await other.get(lease.key) == b"another-engine"  # releasing never drops another's lease
+    await other.aclose()

@@ -1,0 +1,208 @@
+"""Faults in a cluster under load: Redis restarts, a gateway dies, the engine dies and restarts.
+
+Each trader places resting buy orders, each with its own quantity, through one gateway until
+told to stop; an order answered 200 is acknowledged, one answered 503 or cut off is unsure.
+After the fault and recovery, the engine's open orders must hold every acknowledged order,
+nothing that was never sent, and no quantity twice (an order applied twice would show twice).
+A WebSocket reader on the gateway the fault spares must keep its feed throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bench.redis_server import RedisServer, available, free_port
+from exchange.client import Client, ExchangeError
+from exchange.cluster import Cluster
+from exchange.wsclient import WsClient
+from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
+
+SOL = "SOL_USDC"
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own: one test restarts it."""
+    if not available() and os.environ.get("CI") != "true":
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(directory=tmp_path / "redis")
+    server.dir.mkdir()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(redis: RedisServer, tmp_path: Path) -> Iterator[Cluster]:
+    ports = [free_port() for _ in range(3)]
+    made = Cluster(
+        redis.url, tmp_path / "data", ports[:2], ports[2], args=(*CLUSTER_ARGS, "--bus-timeout", "2")
+    )
+    made.start()
+    yield made
+    made.stop()
+
+
+class Trader:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.acked: set[str] = set()
+        self.unsure: set[str] = set()
+        self.n = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.n += 1
+            qty = f"{1 + self.n / 100:.2f}"
+            try:
+                await self.client.place_order(SOL, "buy", price="1.00", quantity=qty)
+                self.acked.add(qty)
+            except ExchangeError as exc:
+                assert exc.status == 503, exc  # the only refusal a fault may cause
+                self.unsure.add(qty)
+                await asyncio.sleep(0.02)
+            except (aiohttp.ClientError, OSError):
+                self.unsure.add(qty)  # the gateway went away mid-request
+                await asyncio.sleep(0.02)
+
+    async def check(self) -> None:
+        """Every acknowledged order is open, nothing unsent, nothing twice."""
+        quantities = [o["quantity"] for o in await self.client.open_orders(SOL)]
+        assert len(quantities) == len(set(quantities)), "an order was applied twice"
+        assert self.acked <= set(quantities), f"acknowledged orders lost: {self.acked - set(quantities)}"
+        assert set(quantities) <= self.acked | self.unsure, "an order appeared that was never sent"
+
+
+async def _trader(url: str, name: str) -> Trader:
+    client = Client(url)
+    await client.signup(name, PASSWORD)
+    key = await client.create_api_key()
+    client.use_key(key["apiKey"], key["secret"])
+    await client.onramp("USDC", "100000")
+    return Trader(client)
+
+
+async def _load(traders: list[Trader], stop: asyncio.Event) -> asyncio.Future[list[None]]:
+    return asyncio.gather(*(t.run(stop) for t in traders))
+
+
+async def _until(predicate: object, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():  # type: ignore[operator]
+            await asyncio.sleep(0.05)
+
+
+async def test_redis_restart_mid_load_keeps_every_acknowledged_order(
+    cluster: Cluster, redis: RedisServer
+) -> None:
+    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
+    stop = asyncio.Event()
+    load = await _load([a, b], stop)
+    await _until(lambda: len(a.acked) > 20 and len(b.acked) > 20)
+    await asyncio.to_thread(redis.restart, 0.3)
+    before = len(a.acked), len(b.acked)
+    await _until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20)
+    stop.set()
+    await load
+    for trader in (a, b):
+        await trader.check()
+        await trader.client.close()
+
+
+async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
+    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
+    async with WsClient(cluster.url(0)) as feed:
+        await feed.subscribe(f"depth@{SOL}")
+        stop = asyncio.Event()
+        load = await _load([a, b], stop)
+        await _until(lambda: len(a.acked) > 20 and len(b.acked) > 20)
+        cluster.stop_gateway(1, signal.SIGKILL)
+        feed.drain(f"depth@{SOL}")
+        before = len(a.acked)
+        await _until(lambda: len(a.acked) > before + 20)
+        assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "gateway A's feed stalled"
+        await asyncio.to_thread(cluster.start_gateway, 1)
+        after = len(b.acked)
+        await _until(lambda: len(b.acked) > after + 20)  # B's clients reconnect and trade again
+        stop.set()
+        await load
+    for trader in (a, b):
+        await trader.check()
+        await trader.client.close()
+
+
+async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(cluster: Cluster) -> None:
+    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
+    async with WsClient(cluster.url(0)) as feed:
+        await feed.subscribe(f"depth@{SOL}")
+        stop = asyncio.Event()
+        load = await _load([a, b], stop)
+        await _until(lambda: len(a.acked) > 30 and len(b.acked) > 30)
+        cluster.stop_engine(signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(cluster.start_engine)
+        before = len(a.acked), len(b.acked)
+        feed.drain(f"depth@{SOL}")
+        await _until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20)
+        assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "the feed did not come back"
+        stop.set()
+        await load
+        await asyncio.sleep(0.5)  # the last diffs reach the socket
+        bids, _ = feed.books[f"depth@{SOL}"].levels()
+        assert bids == (await a.client.depth(SOL))["bids"], "the live book drifted from gateway A's depth"
+    for trader in (a, b):
+        await trader.check()
+        await trader.client.close()
+
+
+async def test_gateway_without_an_engine_answers_503_with_clear_codes_then_recovers(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(2)]
+    args = (*CLUSTER_ARGS, "--bus-timeout", "1")
+    lonely = Cluster(redis.url, tmp_path / "data", ports[:1], ports[1], args=args)
+    try:
+        await asyncio.to_thread(lonely.start_gateway, 0, wait=False)
+        async with Client(lonely.url(0)) as client:
+            await _until(lambda: _answers(lonely.url(0)))
+            health = await _status(client, "/healthz")
+            assert health[0] == 503 and health[1]["engine"] is False
+            assert (await _status(client, f"/api/v1/depth?symbol={SOL}"))[1]["code"] == "UNAVAILABLE"
+            await client.signup("alice", PASSWORD)  # accounts need no engine
+            with pytest.raises(ExchangeError) as refused:
+                await client.onramp("USDC", "100")
+            assert (refused.value.status, refused.value.code) == (503, "ENGINE_TIMEOUT")
+            await asyncio.to_thread(lonely.start_engine)
+            await _until(lambda: _answers(lonely.url(0), healthy=True))
+            assert (await client.onramp("USDC", "100"))["USDC"]["available"] == "100.000000"
+            assert (await client.depth(SOL))["lastUpdateId"] == 0
+    finally:
+        lonely.stop()
+
+
+def _answers(url: str, *, healthy: bool = False) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+            return r.status == 200 or not healthy
+    except urllib.error.HTTPError:
+        return not healthy
+    except OSError:
+        return False
+
+
+async def _status(client: Client, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(client.base_url + path) as resp:
+        return resp.status, await resp.json()
