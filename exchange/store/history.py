@@ -249,6 +249,13 @@ class History:
         if self._pending_rows > MAX_PENDING_ROWS:
             self.flush()
 
+    def advance(self, seq: int) -> None:
+        """Every command up to ``seq`` has been applied: one that made no event (a cancel-all
+        with nothing open) leaves no row, yet nothing of it is missing, so ``last_seq`` may
+        move past it (else a restart would warn that rows before the snapshot are missing)."""
+        if seq > self._accepted_seq:
+            self._accepted_seq = seq
+
     def flush(self) -> None:
         """Hand the pending events to the writer (non-blocking); raises if the writer failed."""
         self._raise_if_failed()

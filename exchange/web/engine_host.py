@@ -87,12 +87,18 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         log.warning("history ends at seq %d, before the snapshot at %d: those rows are missing",
                     history.last_seq, engine.last_seq)  # fmt: skip
     _replay(app, journal, history)
+    history.advance(engine.last_seq)
     source = app[SOURCE]
     source.add_listener(history.apply)
     snapshotter = _snapshotter(app, journal, history)
     snapshotter.last_seq = engine.last_seq
+
+    def after_batch(seq: int) -> None:
+        history.advance(seq)  # before the snapshotter: a snapshot never runs ahead of it
+        snapshotter.after_batch(seq)
+
     if settings.journal:
-        runner.journal, runner.after_batch = journal, snapshotter.after_batch
+        runner.journal, runner.after_batch = journal, after_batch
     if isinstance(source, RedisEngine):
         source.answer_query = app[LOCAL_READS].answer
         await source.start()  # after the replay: commands are taken only from a recovered state
