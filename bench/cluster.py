@@ -140,7 +140,8 @@ async def _measure(dep: Deployment, args: argparse.Namespace) -> Result:
     gc.collect()
     gc.disable()
     try:
-        seq = await _sequential(dep.ports[0], signers[dep.ports[0]][:4], args.pairs, args.warmup)
+        # 16 users in turn, as bench.rest: at ~0.4 ms per request one user's 200/s limit would cap it
+        seq = await _sequential(dep.ports[0], signers[dep.ports[0]][:16], args.pairs, args.warmup)
         _log(f"{dep.name}: 1 client {seq}")
         first = signers[dep.ports[0]]
         one = await _throughput(dep, [first[i * k : (i + 1) * k] for i in range(n)], dep.ports[:1], args)
