@@ -76,9 +76,11 @@ class Cluster:
 
     def _spawn(self, role: str, port: int) -> subprocess.Popen[bytes]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # One demo bot per cluster at most (its users and keys are shared): the first gateway's.
+        only_first = ["--no-bot"] if role == "gateway" and port != self.gateway_ports[0] else []
         cmd = [sys.executable, "-m", "exchange", "serve", "--role", role, "--bus", self.redis_url,
                "--bus-prefix", self.prefix, "--port", str(port), "--data-dir", str(self.data_dir),
-               *self.args]  # fmt: skip
+               *self.args, *only_first]  # fmt: skip
         with (self.log_dir / f"{role}-{port}.log").open("ab") as log:  # the child keeps its copy
             return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -129,6 +131,10 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: int) -> None:
         proc.wait()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exchange.cluster")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-port", type=int, default=8090)
     parser.add_argument("--gateway-port", type=int, action="append", help="repeat per gateway (8081, 8082)")
     args, serve_args = parser.parse_known_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the cluster as Ctrl-C does
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background (SIGINT ignored)
     data = Path(args.data_dir)
     redis = None
     if not redis_answers(args.redis):
@@ -147,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 10
         while not redis_answers(args.redis) and time.monotonic() < deadline:
             time.sleep(0.05)
-    cluster = Cluster(args.redis, data, args.gateway_port or [8081, 8082], args.engine_port,
-                      args=serve_args or ["--no-bot"])  # fmt: skip
+    cluster = Cluster(
+        args.redis, data, args.gateway_port or [8081, 8082], args.engine_port, args=serve_args
+    )  # the demo bot runs on the first gateway unless --no-bot
     try:
         cluster.start()
         gateways = ", ".join(cluster.url(i) for i in range(len(cluster.gateway_ports)))

@@ -7,8 +7,9 @@ One root for the three roles (``settings.role``):
 - ``gateway``: HTTP, WebSocket and UI on the Redis bus with no engine (web/gateway_host.py);
   any number of them, on any port or host that reaches the Redis and the shared data dir.
 Lifetimes live in ``cleanup_ctx``, in order: accounts (SQLite) -> engine task or gateway bus ->
-the 100 ms depth flush -> the demo bot (role ``all`` only; web/demo_bot.py, which cancels its
-orders in ``on_shutdown``, before the sockets close). Shutdown runs them backwards.
+the 100 ms depth flush -> the demo bot (in a process that serves HTTP: role ``all``, or the one
+gateway of a cluster that runs it; web/demo_bot.py cancels its orders in ``on_shutdown``,
+before the sockets close). Shutdown runs them backwards.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def create_app(
     if role != "engine":
         app.cleanup_ctx.insert(0, _accounts)
         app.cleanup_ctx.append(_depth_flush)
-        if role == "all" and settings.demo and settings.bot:
+        if settings.demo and settings.bot:
             demo_bot.install(app)  # its on_shutdown must run before close_all
         app.on_shutdown.append(ws.close_all)
         pages.setup_templates(app)

@@ -17,12 +17,13 @@ from pathlib import Path
 import msgspec
 from aiohttp import web
 
+from exchange.bus.base import Closed, EngineTimeout, Unavailable
 from exchange.demo import STOP_TIMEOUT_S, DemoBot
 from exchange.demo_config import inventory_units, load_bot_config, resolve
 from exchange.domain.commands import CancelAll
 from exchange.web.common import execute
 from exchange.web.errors import ApiError
-from exchange.web.keys import ACCOUNTS, ENGINE, SETTINGS, VENUE
+from exchange.web.keys import ACCOUNTS, READS, SETTINGS, VENUE
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,17 @@ async def _stop_bot(app: web.Application) -> None:
     await bot.stop(cancel_orders=False)
     for user in bot.users:
         found = app[ACCOUNTS].api_key(user.rest.api_key) if user.rest.api_key else None
-        if found is None or not app[ENGINE].open_orders(found[0]):
-            continue  # nothing to cancel: no command (an eventless one would leave no trace)
-        try:
-            events = await asyncio.wait_for(execute(app, CancelAll(user_id=found[0])), STOP_TIMEOUT_S)
-            log.info("demo bot: canceled the open orders of %s (%d events)", user.name, len(events))
-        except (ApiError, TimeoutError) as exc:
-            log.warning("demo bot: could not cancel the orders of %s: %r", user.name, exc)
+        if found is not None:
+            await _cancel_all(app, user.name, found[0])
+
+
+async def _cancel_all(app: web.Application, name: str, user_id: int) -> None:
+    """Best effort: on a gateway the engine process may already be gone (Ctrl-C stops a whole
+    cluster at once), and a shutdown must not fail for it."""
+    try:
+        if not await asyncio.wait_for(app[READS].open_orders(user_id, None), STOP_TIMEOUT_S):
+            return  # nothing to cancel: no command (an eventless one would leave no trace)
+        events = await asyncio.wait_for(execute(app, CancelAll(user_id=user_id)), STOP_TIMEOUT_S)
+        log.info("demo bot: canceled the open orders of %s (%d events)", name, len(events))
+    except (ApiError, TimeoutError, Unavailable, EngineTimeout, Closed) as exc:
+        log.warning("demo bot: could not cancel the orders of %s: %r", name, exc)
