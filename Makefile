@@ -9,7 +9,7 @@ NODE    := node_modules/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-cluster test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
-        chromium browser \
+        system-deps browser \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -23,10 +23,13 @@ $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE)
 
-# The browser tests drive Debian's Chromium (RECIPES.md); installed once if missing.
-chromium:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+# What the tests need from the machine, installed once if missing (no test skips for want of
+# it): Debian's Chromium for the browser tests (RECIPES.md), redis-server for the Redis bus.
+SYSTEM_DEPS = $(if $(wildcard /usr/bin/chromium),,chromium) \
+              $(if $(shell command -v redis-server),,redis-server)
+system-deps:
+	@if [ -n "$(strip $(SYSTEM_DEPS))" ]; then $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(SYSTEM_DEPS); fi
 
 # The engine core compiled with mypyc (exchange/build.py); rebuilt when a domain file changes.
 $(NATIVE): $(STAMP) $(DOMAIN)
@@ -56,14 +59,14 @@ typecheck: $(STAMP)
 # Every test twice: on the interpreted engine, then on the compiled one that `make run` serves;
 # the browser tests once, on the latter, in a pytest run of their own: Playwright's sync API
 # keeps an event loop running in the main thread, which async tests after it cannot share.
-unit-interpreted: clean-compiled $(NODE)
+unit-interpreted: clean-compiled $(NODE) system-deps
 	$(BIN)/pytest --ignore=tests/browser
 
 unit-compiled: unit-interpreted
 	$(BIN)/python -m exchange.build compile
 	$(BIN)/pytest --ignore=tests/browser
 
-browser: unit-compiled chromium
+browser: unit-compiled
 	$(BIN)/pytest tests/browser
 
 unit: browser

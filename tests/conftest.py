@@ -33,16 +33,23 @@ settings.register_profile("dev", max_examples=60, stateful_step_count=40, deadli
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 
+def start_redis(directory: Path) -> RedisServer:
+    """``redis-server --save "" --appendonly no`` on a free port. Never skipped: `make test`
+    and .ci/run install redis-server, and a test must not pass by not running."""
+    if not available():
+        raise RuntimeError(
+            "redis-server is missing: `make system-deps` installs it (apt-get install redis-server)"
+        )
+    server = RedisServer(directory=directory)
+    server.dir.mkdir(parents=True, exist_ok=True)
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """``redis-server --save "" --appendonly no`` on a free port, for one test module.
-
-    Skipped only outside CI when redis-server is not installed; under ``CI=true`` a missing
-    server fails the tests instead (they must never pass by not running)."""
-    if not available() and os.environ.get("CI") != "true":
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(directory=Path(tmp_path_factory.mktemp("redis")))
-    server.start()
+    """A redis-server for one test module."""
+    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
     yield server
     server.stop()
     shutil.rmtree(server.dir, ignore_errors=True)

@@ -10,7 +10,6 @@ A WebSocket reader on the gateway the fault spares must keep its feed throughout
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -20,10 +19,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.redis_server import RedisServer, available, free_port
+from bench.redis_server import RedisServer, free_port
 from exchange.client import Client, ExchangeError
 from exchange.cluster import Cluster
 from exchange.wsclient import WsClient
+from tests.conftest import start_redis
 from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
 
 SOL = "SOL_USDC"
@@ -32,11 +32,7 @@ SOL = "SOL_USDC"
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own: one test restarts it."""
-    if not available() and os.environ.get("CI") != "true":
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(directory=tmp_path / "redis")
-    server.dir.mkdir()
-    server.start()
+    server = start_redis(tmp_path / "redis")
     yield server
     server.stop()
     shutil.rmtree(server.dir, ignore_errors=True)
