@@ -39,6 +39,7 @@ import msgspec
 
 from bench import rest
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
+from bench.redis_server import free_port
 from bench.workload import FUNDING, START
 from exchange import build
 from exchange.client import Client, ExchangeError
@@ -215,7 +216,7 @@ def _write_journal(directory: Path, n: int) -> Result:
 
 async def _serve_timed(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], int, float]:
     """Spawn the server on ``data``; seconds from spawn until /healthz answers 200."""
-    port = rest._free_port()
+    port = free_port()
     cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(data), "--no-bot"]
     started = time.perf_counter()
     proc = rest._spawn([*cmd, "--snapshot-every", "100000000"], log)
@@ -290,7 +291,7 @@ async def _rest_load(port: int, pid: int, floor_port: int, args: argparse.Namesp
 
 
 async def _rest_mode(mode: str, floor_port: int, args: argparse.Namespace, tmp: Path) -> Result:
-    port, work = rest._free_port(), Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=tmp))
+    port, work = free_port(), Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=tmp))
     cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(work / "data"), "--no-bot"]
     started = time.perf_counter()
     proc = rest._spawn([*cmd, *MODES[mode]], work / "server.log")
@@ -315,7 +316,7 @@ def _ratios(modes: dict[str, Result]) -> Result:
 
 
 async def rest_part(args: argparse.Namespace, tmp: Path) -> Result:
-    floor_port = rest._free_port()
+    floor_port = free_port()
     floor = rest._spawn(["-m", "bench.floor", "--port", str(floor_port), "--uvloop"], tmp / "floor.log")
     rounds: list[dict[str, Result]] = []
     try:

@@ -34,6 +34,7 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
+from bench.redis_server import free_port as _free_port
 from exchange.client import Client, ExchangeError
 
 HOST = "127.0.0.1"
@@ -63,12 +64,6 @@ def _log(msg: str) -> None:
 
 
 # -- processes -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)

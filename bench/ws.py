@@ -18,7 +18,6 @@ import os
 import platform
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, plain_request, wait_ready
+from bench.redis_server import free_port as _free_port
 from bench.rest import setup_users
 from bench.ws_subscribers import Crowd, delivery
 from exchange.signing import ws_auth_signature
@@ -58,12 +58,6 @@ PUMP = (_order("sell"), _order("buy"))  # maker, taker: each a trade at PRICE
 
 
 # -- processes -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 async def _start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """``python ARGS`` serving on ``port``, once its /healthz answers."""
     with log.open("wb") as out:

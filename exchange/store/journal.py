@@ -52,6 +52,7 @@ from typing import NamedTuple
 import msgspec
 
 from exchange.domain.commands import AnyCommand
+from exchange.store.files import fsync_dir
 
 __all__ = [
     "HEADER", "SEGMENT_BYTES", "Journal", "JournalCorrupt", "JournalError", "Segment", "decode_record",
@@ -162,14 +163,6 @@ def _scan_segment(segment: Segment, data: bytes) -> _Scan:
     return _Scan(expected - 1, offset, None)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Journal:
     """Append-only, segmented command journal; build it with ``Journal.open``."""
 
@@ -252,7 +245,7 @@ class Journal:
     def _remove_empty(self, segment: Segment) -> None:
         segment.path.unlink()
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         log.info("journal %s: removed the empty last segment", segment.path)
 
     # -- appending -------------------------------------------------------------------------
@@ -286,7 +279,7 @@ class Journal:
         self._segments.append(Segment(first_seq, path))
         self._size = 0
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
 
     def _write(self, record: bytes, sync: bool = True) -> None:
         assert self._fd is not None
@@ -330,7 +323,7 @@ class Journal:
             self._segments.pop(0).path.unlink()
             dropped += 1
         if dropped and self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return dropped
 
     def close(self) -> None:

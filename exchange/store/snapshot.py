@@ -19,6 +19,7 @@ import msgspec
 from exchange.domain.snapshots import EngineSnapshot
 from exchange.service.marketdata import MarketDataSnapshot
 from exchange.service.userdata import UserDataSnapshot
+from exchange.store.files import fsync_dir
 
 log = logging.getLogger(__name__)
 _PREFIX, _SUFFIX = "snapshot-", ".msgpack"
@@ -62,16 +63,8 @@ def write(directory: Path, snap: Snapshot) -> Path:
     finally:
         os.close(fd)
     os.replace(temp, final)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return final
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshots(directory: Path) -> list[Path]:

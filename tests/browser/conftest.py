@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bench.redis_server import free_port
+from exchange.cluster import wait_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -47,12 +47,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LiveServer:
     """``python -m exchange serve`` on a free port; stop() sends SIGTERM and expects exit 0."""
 
@@ -69,17 +63,11 @@ class LiveServer:
                "--data-dir", str(self.data_dir), "--fsync", "off", *self.extra]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}: {self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"the server did not become healthy: {self.log.read_text()}")
+        try:
+            wait_healthy(self.url, 30, self.proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.log.read_text()}") from None
+        return self
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

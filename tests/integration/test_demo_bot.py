@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bench.redis_server import free_port
 from exchange.__main__ import _parser, _settings
 from exchange.client import Client
 from exchange.config import Settings, demo_config_path
@@ -42,13 +42,6 @@ def fast_config(directory: Path, fund_ratio: str = "0.5") -> Path:
     path = directory / "venue.toml"
     path.write_text(fast)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from exchange.client import Client, ExchangeError
+from bench.redis_server import free_port as _free_port
+from exchange.client import Client
+from exchange.cluster import wait_healthy
 from exchange.wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +45,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subp
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    async def probe() -> bool:
-        async with Client(url) as c:
-            try:
-                return (await c.health())["status"] == "ok"
-            except (OSError, ExchangeError):
-                return False
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        if asyncio.run(probe()):
-            return
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy in 20 s")
+    """exchange.cluster's wait, with the server's log in the failure."""
+    try:
+        wait_healthy(url, 20, proc)
+    except RuntimeError as exc:
+        raise AssertionError(f"{exc}:\n{log.read_text()}") from None
 
 
 def test_two_bots_trade_through_the_real_process(served: tuple[str, subprocess.Popen[bytes]]) -> None:
