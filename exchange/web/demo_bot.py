@@ -23,7 +23,7 @@ from exchange.demo_config import inventory_units, load_bot_config, resolve
 from exchange.domain.commands import CancelAll
 from exchange.web.common import execute
 from exchange.web.errors import ApiError
-from exchange.web.keys import ACCOUNTS, READS, SETTINGS, VENUE
+from exchange.web.keys import ACCOUNTS, SETTINGS, VENUE
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,6 @@ async def _cancel_all(app: web.Application, name: str, user_id: int) -> None:
     """Best effort: on a gateway the engine process may already be gone (Ctrl-C stops a whole
     cluster at once), and a shutdown must not fail for it."""
     try:
-        if not await asyncio.wait_for(app[READS].open_orders(user_id, None), STOP_TIMEOUT_S):
-            return  # nothing to cancel: no command (an eventless one would leave no trace)
         events = await asyncio.wait_for(execute(app, CancelAll(user_id=user_id)), STOP_TIMEOUT_S)
         log.info("demo bot: canceled the open orders of %s (%d events)", name, len(events))
     except (ApiError, TimeoutError, Unavailable, EngineTimeout, Closed) as exc:
