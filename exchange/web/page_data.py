@@ -15,7 +15,7 @@ from exchange.config import Venue
 from exchange.domain.markets import Market
 from exchange.service.marketdata import MarketData
 from exchange.service.reads import Reads
-from exchange.web.wire import balances_json, market_json, order_json, ticker_json
+from exchange.web.wire import balances_json, market_json, order_json, ticker_json, trade_json
 
 Json = dict[str, Any]
 
@@ -68,14 +68,7 @@ def book_view(md: MarketData, m: Market, levels: int = BOOK_LEVELS) -> Json:
 
 def trades_view(md: MarketData, m: Market, limit: int = TRADE_ROWS) -> list[Json]:
     return [
-        {
-            "id": str(t.id),
-            "price": m.price.format(t.price),
-            "quantity": m.qty.format(t.quantity),
-            "timestamp": t.timestamp,
-            "isBuyerMaker": t.is_buyer_maker,
-            "side": "sell" if t.is_buyer_maker else "buy",
-        }
+        {**trade_json(t, m), "side": "sell" if t.is_buyer_maker else "buy"}
         for t in md.trades(m.symbol, limit)
     ]
 

@@ -12,7 +12,7 @@ from exchange.web.auth import now_ms
 from exchange.web.common import json_response, market_data, query_int, query_limit, query_market, query_window
 from exchange.web.errors import invalid
 from exchange.web.keys import READS, VENUE
-from exchange.web.wire import levels_json, market_json, ticker_json
+from exchange.web.wire import levels_json, market_json, ticker_json, trade_json
 
 
 async def markets(request: web.Request) -> web.Response:
@@ -50,14 +50,7 @@ async def trades(request: web.Request) -> web.Response:
         tape: list[Any] = market_data(request.app).trades(m.symbol, limit)
     else:
         tape = [_record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
-    return json_response([
-        {
-            "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
-            "quoteQuantity": m.quote.format(t.quote_quantity), "timestamp": t.timestamp,
-            "isBuyerMaker": t.is_buyer_maker,
-        }
-        for t in tape
-    ])  # fmt: skip
+    return json_response([trade_json(t, m) for t in tape])
 
 
 def _record(t: TradeExecuted) -> TradeRecord:

@@ -8,7 +8,7 @@ from typing import Any
 from exchange.domain.events import Event, OrderFilled, OrderState
 from exchange.domain.markets import Asset, Market
 from exchange.domain.units import format_scaled
-from exchange.service.marketdata import Ticker
+from exchange.service.marketdata import Ticker, TradeRecord
 
 Json = dict[str, Any]
 
@@ -116,4 +116,13 @@ def ticker_json(t: Ticker, m: Market) -> dict[str, Any]:
         "priceChange": opt(change),
         "priceChangePercent": format_scaled(bp, 2) if bp is not None else None,
         "trades": t.trades, "bestBid": opt(t.best_bid), "bestAsk": opt(t.best_ask),
+    }  # fmt: skip
+
+
+def trade_json(t: TradeRecord, m: Market) -> dict[str, Any]:
+    """One trade of the public tape, as GET /trades answers it (and the pages preload it)."""
+    return {
+        "id": str(t.id), "price": m.price.format(t.price), "quantity": m.qty.format(t.quantity),
+        "quoteQuantity": m.quote.format(t.quote_quantity), "timestamp": t.timestamp,
+        "isBuyerMaker": t.is_buyer_maker,
     }  # fmt: skip
