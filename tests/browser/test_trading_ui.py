@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -154,13 +154,13 @@ def test_rejected_order_shows_error_in_words_and_changes_nothing(traders: Any) -
     assert number(usdc) == 1000
 
 
-def trade_through_api(base: str, tag: str, symbol: str, price: str, far: str) -> None:
+def in_thread(coro: Coroutine[Any, Any, None]) -> None:
     """Playwright's sync API owns this thread's event loop: the async client runs in another."""
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _trade_through_api(base, tag, symbol, price, far)).result()
+        pool.submit(asyncio.run, coro).result()
 
 
-async def _trade_through_api(base: str, tag: str, symbol: str, price: str, far: str) -> None:
+async def trade_through_api(base: str, tag: str, symbol: str, price: str, far: str) -> None:
     """A maker rests 1.5 (and 0.25 at a ``far`` price) at ``price``; a taker lifts 0.5 of it."""
     async with Client(base) as maker, Client(base) as taker:
         funding = ((maker, "maker", symbol.split("_")[0], "5"), (taker, "taker", "USDC", "400000"))
@@ -175,7 +175,7 @@ async def _trade_through_api(base: str, tag: str, symbol: str, price: str, far: 
 def test_trade_page_arrives_with_ticker_book_and_trades_rendered_by_the_server(
     browser: Any, live_server: LiveServer
 ) -> None:
-    trade_through_api(live_server.url, "preload", "BTC_USDC", "61000.0", "62000.0")
+    in_thread(trade_through_api(live_server.url, "preload", "BTC_USDC", "61000.0", "62000.0"))
     # No JavaScript at all: whatever shows was in the HTML the server sent.
     context = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
     page = context.new_page()
@@ -195,7 +195,7 @@ def test_markets_page_updates_last_price_live(traders: Any, live_server: LiveSer
     viewer = traders("frank_ui")
     viewer.page.goto(live_server.url)
     expect(viewer.page.locator("#ws-status")).to_have_attribute("data-state", "open")
-    trade_through_api(live_server.url, "live", "ETH_USDC", "3190.00", "3333.00")
+    in_thread(trade_through_api(live_server.url, "live", "ETH_USDC", "3190.00", "3333.00"))
     expect(viewer.page.locator('#markets tr[data-symbol="ETH_USDC"] td.last')).to_have_text("3190.00")
 
 
@@ -229,8 +229,7 @@ def test_form_helpers_history_tabs_and_a_logout_login_cycle(traders: Any, live_s
     henry = traders("henry_ui")
     page = henry.page
     onramp(page, henry.base, "USDC", "1000")
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _rest_sell(live_server.url, "ivan_api", "SOL_USDC", "95.00", "1")).result()
+    in_thread(_rest_sell(live_server.url, "ivan_api", "SOL_USDC", "95.00", "1"))
     henry.open_market("SOL_USDC")
 
     page.click('#book-asks .level[data-price="95.00"]')  # a level click fills the price
