@@ -76,14 +76,15 @@ test: lint typecheck unit
 bench-engine: $(NATIVE)
 	$(BIN)/python -m bench.engine --json
 
-bench-rest: $(NATIVE)
+bench-rest: $(NATIVE) $(NODE)
 	$(BIN)/pip install --quiet -e '.[dev,redis,bench]'
 	$(BIN)/python -m bench.rest --json
 
-bench-ws: $(NATIVE)
+bench-ws: $(NATIVE) $(NODE)
+	$(BIN)/pip install --quiet -e '.[dev,redis,bench]'
 	$(BIN)/python -m bench.ws --json
 
-bench-durability: $(NATIVE)
+bench-durability: $(NATIVE) $(NODE)
 	$(BIN)/python -m bench.durability --json
 
 clean: clean-compiled

@@ -332,6 +332,7 @@ async def run_once(args: argparse.Namespace) -> tuple[Result, Samples]:
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
         cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(logs / "data"), "--no-bot"]
+        cmd += args.server_args.split()
         server, floor = _spawn(cmd, logs / "server.log"), None
         try:
             await _ready(port, server, plain_request("GET", "/healthz", HOST), logs / "server.log")
@@ -360,6 +361,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--users-per-client", type=int, default=2, help="per-user rate limit: 200/s")
     p.add_argument("--duration", type=float, default=5.0, help="timed seconds, concurrent")
     p.add_argument("--warmup-s", type=float, default=1.0, help="untimed seconds first, concurrent")
+    p.add_argument("--server-args", default="", help='extra server options, e.g. "--fsync off"')
     p.add_argument("--plot", type=Path, default=RESULTS / "rest_latency.png")
     p.add_argument("--no-plot", action="store_true")
     return p

@@ -349,3 +349,20 @@ def test_queries_use_the_indexes(hist: History) -> None:
             assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
     finally:
         conn.close()
+
+
+def test_a_large_batch_lands_whole_through_the_chunked_inserts(hist: History, db: Path) -> None:
+    """341 trades (256 + 64 + 16 + 4 + 1 rows per statement), 682 fills and 342 closed orders
+    in one flush: every row is written, in order, and reads back as applied."""
+    h = Harness.funded(USERS, SOL="10000", USDC="10000000")
+    log = [h.place(1, "sell", "100", "1000")]
+    log += [h.place(2, "buy", "100", "1") for _ in range(341)]
+    log.append(h.cancel(1, 1))
+    apply_all(hist, log)
+    hist.sync()
+    rows = table_rows(db)
+    assert (len(rows["trades"]), len(rows["fills"]), len(rows["orders"])) == (341, 682, 342)
+    events = flat(log)
+    assert hist.closed_orders(2, None, 1000) == expected_closed(events, 2)
+    assert hist.fills(1, None, 1000) == expected_fills(events, 1)
+    assert rows["meta"] == [("last_seq", events[-1].seq)]
