@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from exchange.domain.commands import AnyCommand, Onramp
 from exchange.domain.engine import Engine
 from exchange.domain.events import Event, Onramped
 from exchange.service.runner import Runner
+from exchange.store.journal import Journal
 
 VENUE = load_venue()
 
@@ -42,6 +45,7 @@ class BrokenEngine:
 
 class RecordingJournal:
     fsync = False
+    wants_room = False
 
     def __init__(self) -> None:
         self.batches: list[list[AnyCommand]] = []
@@ -51,6 +55,27 @@ class RecordingJournal:
 
     def sync(self) -> None:
         return None
+
+    def make_room(self) -> None:
+        return None
+
+
+class SlowRoomJournal(RecordingJournal):
+    """Fsyncing, short of room from the start; make_room blocks until ``release`` is set."""
+
+    fsync = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wants_room = True
+        self.release = threading.Event()
+        self.rooms: list[str] = []  # the thread of each make_room call
+        self.finished = False
+
+    def make_room(self) -> None:
+        self.rooms.append(threading.current_thread().name)
+        assert self.release.wait(5)
+        self.wants_room, self.finished = False, True
 
 
 async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_order() -> None:
@@ -68,6 +93,39 @@ async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_ord
     assert [c.seq for b in journal.batches for c in b] == [1, 2, 3, 4]
     assert [e[0].ts for e in events] == [1_000] * 3 and second[0].ts == 1_000
     assert all(isinstance(e[0], Onramped) for e in events)
+
+
+async def test_make_room_runs_in_a_thread_once_at_a_time_and_no_batch_waits_for_it() -> None:
+    bus, journal = MemoryBus(100), SlowRoomJournal()
+    runner = Runner(Engine(VENUE.assets, VENUE.markets), bus, bus, journal)
+    task = asyncio.create_task(runner.run())
+    for user in (1, 2, 3):  # one-command batches: synced inline while make_room is stuck
+        await asyncio.wait_for(bus.submit(_onramp(user)), 5)
+    await asyncio.wait_for(asyncio.gather(*(bus.submit(_onramp(u)) for u in (4, 5, 6))), 5)
+    assert [len(b) for b in journal.batches] == [1, 1, 1, 3]
+    assert len(journal.rooms) == 1 and journal.rooms[0] != threading.main_thread().name
+    bus.close()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # run() waits for the make_room it started
+    journal.release.set()
+    await asyncio.wait_for(task, 5)
+    assert journal.finished and len(journal.rooms) == 1
+
+
+async def test_runner_preallocates_a_real_journal(tmp_path: Path) -> None:
+    bus = MemoryBus(100)
+    journal = Journal.open(tmp_path, fsync=True, room_bytes=2**16)
+    runner = Runner(Engine(VENUE.assets, VENUE.markets), bus, bus, journal)
+    task = asyncio.create_task(runner.run())
+    await bus.submit(_onramp(1))
+    await asyncio.gather(*(bus.submit(_onramp(u)) for u in (2, 3)))
+    bus.close()
+    await task
+    (segment,) = journal.segments
+    assert segment.stat().st_size > 2**16  # the room run() started, and waited for
+    assert not journal.wants_room
+    journal.close()
+    assert [c.seq for c in Journal.open(tmp_path, fsync=False).replay()] == [1, 2, 3]
 
 
 async def test_full_queue_fails_fast_with_overloaded() -> None:
