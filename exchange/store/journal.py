@@ -370,6 +370,11 @@ class Journal:
                 os.ftruncate(fd, offset)
             raise
 
+    @property
+    def active_path(self) -> Path | None:
+        """The segment appends go to (None before the first append of a new journal)."""
+        return self._segments[-1].path if self._segments else None
+
     def sync(self) -> None:
         """fdatasync the last segment whatever the policy (before a snapshot is written)."""
         if self._fd is not None:

@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from exchange.service.userdata import UserData
 from exchange.store.history import History
 from exchange.store.journal import Journal
 from exchange.store.snapshot import Snapshot, load_latest, state_hash
+from exchange.store.syncer import SyncProcess
 from exchange.web.keys import (
     CRASHED,
     ENGINE,
@@ -97,8 +98,7 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         history.advance(seq)  # before the snapshotter: a snapshot never runs ahead of it
         snapshotter.after_batch(seq)
 
-    if settings.journal:
-        runner.journal, runner.after_batch = journal, after_batch
+    syncer = _attach_journal(runner, journal, after_batch) if settings.journal else None
     if isinstance(source, RedisEngine):
         source.answer_query = app[LOCAL_READS].answer
         await source.start()  # after the replay: commands are taken only from a recovered state
@@ -116,10 +116,30 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
     if lease is not None:
         await lease.release()
     reaper.cancel()
+    if syncer is not None:
+        syncer.close()
     if settings.journal and not app[CRASHED]:
         snapshotter.final(engine.last_seq)
     journal.close()
     history.close()
+
+
+def _attach_journal(
+    runner: Runner, journal: Journal, after_batch: Callable[[int], None]
+) -> SyncProcess | None:
+    """Journal every batch; with ``--fsync batch``, group-commit syncs go to a child process."""
+    runner.journal, runner.after_batch = journal, after_batch
+    if not journal.fsync:
+        return None
+    syncer = SyncProcess.start()
+
+    def sync() -> Awaitable[None]:
+        path = journal.active_path
+        assert path is not None, "a batch is synced after its append, which opened a segment"
+        return syncer.sync(path)
+
+    runner.sync_elsewhere = sync
+    return syncer
 
 
 def _snapshotter(app: web.Application, journal: Journal, history: History) -> Snapshotter:
