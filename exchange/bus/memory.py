@@ -8,6 +8,13 @@ Every command goes through the queue, even when the engine is idle: measured und
 commands that queue up and run as one batch cost less each than commands run one by one in
 their request's turn (bench.durability, 32 clients: ~8,000 against ~5,300 req/s), and with an
 fsyncing journal only batches share an fsync.
+
+A batch of two or more (the engine is busy, so more requests are on their way) waits one loop
+turn for the requests whose bytes have already arrived: taken now, they share this batch's
+journal write, sync and runner wake-up instead of starting the next. Measured with
+bench.durability at 32 clients: 7.5 -> 10 commands per batch, +5-7 % req/s in every journal
+mode, and ``--fsync batch`` went from 0.84-0.88x to 0.92x of no journal. A lone command never
+waits: that turn would only add to its latency.
 """
 
 from __future__ import annotations
@@ -70,10 +77,18 @@ class MemoryBus:
         queue = self._queue
         item = await queue.get()
         batch: list[Pending] = []
+        waited = False
         while item is not None:
             batch.append(item)
-            if len(batch) >= limit or queue.empty():
+            if len(batch) >= limit:
                 return batch
+            if queue.empty():
+                if waited or len(batch) == 1:
+                    return batch
+                waited = True
+                await asyncio.sleep(0)  # one turn: the requests already read join this batch
+                if queue.empty():
+                    return batch
             item = queue.get_nowait()
         self._ended = True
         return batch

@@ -128,6 +128,23 @@ async def test_runner_preallocates_a_real_journal(tmp_path: Path) -> None:
     assert [c.seq for c in Journal.open(tmp_path, fsync=False).replay()] == [1, 2, 3]
 
 
+async def test_a_busy_batch_waits_one_turn_for_commands_already_on_their_way() -> None:
+    bus = MemoryBus(100)
+    loop = asyncio.get_running_loop()
+    for user in (1, 2):
+        bus.submit(_onramp(user))
+    loop.call_soon(bus.submit, _onramp(3))  # a request read in the next loop turn
+    assert [cmd.user_id for cmd, _ in await bus.next_batch(512)] == [1, 2, 3]
+
+
+async def test_a_lone_command_does_not_wait_for_the_next_turn() -> None:
+    bus = MemoryBus(100)
+    bus.submit(_onramp(1))
+    asyncio.get_running_loop().call_soon(bus.submit, _onramp(2))
+    assert [cmd.user_id for cmd, _ in await bus.next_batch(512)] == [1]
+    assert [cmd.user_id for cmd, _ in await bus.next_batch(512)] == [2]
+
+
 async def test_full_queue_fails_fast_with_overloaded() -> None:
     bus = MemoryBus(2)
     bus.submit(_onramp(1))
