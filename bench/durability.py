@@ -276,13 +276,14 @@ async def _batches(port: int) -> float | None:
 
 
 async def _rest_load(port: int, pid: int, floor_port: int, args: argparse.Namespace) -> Result:
-    creds = await rest.setup_users(f"http://{HOST}:{port}", args.clients * 2)
+    k = rest.USERS_PER_CLIENT
+    creds = await rest.setup_users(f"http://{HOST}:{port}", args.clients * k)
     signers = [Signer(f"{HOST}:{port}", key, secret) for key, secret in creds]
     gc.collect()
     gc.disable()
     try:
         seq = await rest.one_client(port, floor_port, signers[:16], args.pairs, args.warmup)
-        groups = [signers[2 * i : 2 * i + 2] for i in range(args.clients)]
+        groups = [signers[k * i : k * (i + 1)] for i in range(args.clients)]
         conc = await rest.concurrent(port, pid, groups, args.warmup_s, args.duration, floor=False)
     finally:
         gc.enable()

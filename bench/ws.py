@@ -334,6 +334,7 @@ async def run_once(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
         cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(logs / "data"), "--no-bot"]
+        cmd += args.server_args.split()
         server = await _start(cmd, port, logs / "server.log")
         fcmd = ["-m", "bench.ws_floor", "--port", str(floor_port)]
         floor = await _start(fcmd, floor_port, logs / "floor.log")
@@ -360,6 +361,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.ws", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--repeat", type=int, default=1, help="whole runs; the report gives medians")
+    p.add_argument("--server-args", default="", help='extra server options, e.g. "--fsync off"')
     p.add_argument("--pairs", type=int, default=2000, help="timed place+cancel pairs on the socket")
     p.add_argument("--warmup", type=int, default=200, help="untimed pairs first")
     p.add_argument("--trades", type=int, default=500, help="timed taker orders, ack -> trade event")
