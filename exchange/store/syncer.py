@@ -68,7 +68,8 @@ class SyncProcess:
         except OSError as exc:
             data, why = b"", str(exc)
         else:
-            why = f"the sync process exited (code {self._proc.poll()})"
+            code = self._proc.poll()
+            why = "the sync process is gone" + (f" (exit code {code})" if code is not None else "")
         if not data:
             self._fail(why)
             return

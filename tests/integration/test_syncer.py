@@ -51,7 +51,7 @@ async def test_a_dead_child_fails_what_waits_instead_of_hanging(syncer: SyncProc
     _append(path, b"x")
     await asyncio.wait_for(syncer.sync(path), 5)
     os.kill(syncer._proc.pid, signal.SIGKILL)
-    with pytest.raises(JournalError, match="exited"):
+    with pytest.raises(JournalError, match="the sync process is gone"):
         await asyncio.wait_for(syncer.sync(path), 5)
 
 
