@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -69,3 +72,29 @@ async def test_close_ends_the_child(tmp_path: Path) -> None:
     assert process._proc.returncode == 0
     with pytest.raises(JournalError, match="closed"):
         process.sync(tmp_path / "journal-1.log")
+
+
+def test_the_child_leaves_when_the_server_dies() -> None:
+    """A killed server leaves no sync process behind: the child ends with its stdin."""
+    code = (
+        "import asyncio, os\n"
+        "from exchange.store.syncer import SyncProcess\n"
+        "async def main():\n"
+        "    print(SyncProcess.start()._proc.pid, flush=True)\n"
+        "    os._exit(0)  # no close(), like a SIGKILL\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=True)
+    pid, deadline = int(out.stdout), time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (in a container PID 1 may never reap an orphan that exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
