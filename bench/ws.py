@@ -4,7 +4,8 @@
 bench.ws_floor``, funds users (``bench.rest.setup_users``) and measures: (1) WS order entry round
 trips against the echo; (2) taker ack -> trade event at another connection; (3) a crowd of
 subscribers in another process (``bench.ws_subscribers``) at 100 orders/s, with a REST probe
-with and without it; (4) delivered frames/s at saturation. Progress on stderr, JSON on stdout.
+(``bench.ws_probe``, a process of its own) with and without it; (4) delivered frames/s at
+saturation. Progress on stderr, JSON on stdout.
 """
 
 from __future__ import annotations
@@ -211,28 +212,32 @@ async def _answers(ws: Ws, counts: list[int]) -> None:
         counts[1] += len((answer.get("result") or {}).get("fills", ()))
 
 
+async def _probe(port: int, seconds: float) -> list[int]:
+    """``bench.ws_probe`` in its own process: a GET /depth every 5 ms; its round trips (ns)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.ws_probe", "--port", str(port), "--seconds", str(seconds),
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.ws_probe exited with {proc.returncode}")
+    return list(orjson.loads(out)["ns"])
+
+
 async def _pump_and_probe(port: int, pid: int, conns: list[Ws], seconds: float, rate: float) -> Result:
     """Open loop: a sell (maker) then a buy (taker) on WS at ``rate`` orders/s in all, each on
-    the next of ``conns`` (maker, taker, maker, ...) without waiting; a GET /depth every 5 ms."""
-    c0, probe, counts = _sched(pid), await Connection.open(HOST, port), [0, 0, 0]
-    lat: list[int] = []
-    depth_req = plain_request("GET", f"/api/v1/depth?symbol={SYMBOL}&limit=20", HOST)
+    the next of ``conns`` (maker, taker, maker, ...) without waiting; meanwhile the probe."""
+    c0, counts = _sched(pid), [0, 0, 0]
     readers = [asyncio.create_task(_answers(ws, counts)) for ws in conns]
 
     async def order(i: int) -> None:
         await conns[i % len(conns)].send_str(PUMP[i % 2])
 
-    async def look(_: int) -> None:
-        t0 = time.perf_counter_ns()
-        await probe.roundtrip(depth_req)
-        lat.append(time.perf_counter_ns() - t0)
-
-    orders, _ = await asyncio.gather(_paced(seconds, rate, order), _paced(seconds, 200.0, look))
+    orders, lat = await asyncio.gather(_paced(seconds, rate, order), _probe(port, seconds))
     cpu = _shares(pid, c0)
     for _ in range(200):  # until every answer is in (at most 20 s)
         if counts[0] < orders:
             await asyncio.sleep(0.1)
-    await probe.close()
     for task in readers:
         task.cancel()
     return {"orders": orders, "trades": counts[1], "errors": counts[2], "probe": _pct(lat), "server": cpu}
