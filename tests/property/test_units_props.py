@@ -155,3 +155,9 @@ def test_signs_exponents_spaces_and_specials_are_rejected(case: tuple[Grid, str]
 @given(grids(), st.one_of(st.integers(), st.floats(), st.none(), st.binary(max_size=4)))
 def test_non_text_is_rejected(grid: Grid, value: object) -> None:
     _reject(grid, value)
+
+
+@given(st.integers(-(10**40), 10**40), st.integers(0, 30))
+def test_format_scaled_writes_the_exact_decimal(value: int, decimals: int) -> None:
+    exact = Decimal((value < 0, tuple(int(c) for c in str(abs(value))), -decimals))  # no rounding
+    assert format_scaled(value, decimals) == f"{exact:f}"
