@@ -6,6 +6,9 @@ amount exactly on the market's grid, submit the command and shape the engine's a
 
 from __future__ import annotations
 
+import enum
+from typing import Any
+
 from aiohttp import web
 
 from exchange.domain.commands import (
@@ -26,24 +29,37 @@ from exchange.web.keys import VENUE
 from exchange.web.wire import Json, order_json, reply_order
 
 
+def _by_text(*kinds: type[enum.StrEnum]) -> dict[str | None, Any]:
+    """Wire text (either case) -> member; the body's Literal types admit nothing else. A dict
+    lookup instead of ``Enum(text)``: ~0.3 us less each, four times per order."""
+    return {
+        text: member for kind in kinds for member in kind for text in (member.value, member.value.upper())
+    }
+
+
+_SIDES, _TYPES = _by_text(Side), _by_text(OrderType)
+_TIFS = _by_text(TimeInForce) | {None: TimeInForce.GTC}
+_STPS = _by_text(SelfTradePrevention) | {None: SelfTradePrevention.EXPIRE_TAKER}
+
+
 def build_place(app: web.Application, user: int, body: schemas.PlaceOrderBody) -> PlaceOrder:
     """The wire body -> an engine command, with amounts placed exactly on the market's grid."""
     m = market_of(app, body.symbol, body.market)
-    order_type = OrderType(body.type.lower())
+    order_type = _TYPES[body.type]
     if order_type is OrderType.MARKET and body.time_in_force is not None:
         raise invalid("market orders take no timeInForce (they are IOC by nature)")
     return PlaceOrder(
         user_id=user,
         symbol=m.symbol,
-        side=Side(body.side.lower()),
+        side=_SIDES[body.side],
         type=order_type,
         price=schemas.on_grid(body.price, m.price, "price"),
         quantity=schemas.on_grid(body.quantity, m.qty, "quantity"),
         quote_quantity=schemas.on_grid(body.quote_quantity, m.quote.grid("quoteQuantity"), "quoteQuantity"),
-        time_in_force=TimeInForce(body.time_in_force or "GTC"),
+        time_in_force=_TIFS[body.time_in_force],
         post_only=body.post_only,
         client_order_id=body.client_order_id,
-        stp=SelfTradePrevention(body.self_trade_prevention or "expire_taker"),
+        stp=_STPS[body.self_trade_prevention],
     )
 
 
