@@ -13,7 +13,7 @@ from exchange.domain.events import Event, OrderRejected
 from exchange.domain.markets import Market
 from exchange.domain.reasons import Reason
 from exchange.service.marketdata import MarketData
-from exchange.web.errors import ApiError, engine_timeout, invalid, unavailable
+from exchange.web.errors import ApiError, bus_error, engine_timeout, invalid, unavailable
 from exchange.web.keys import BUS, MARKET_DATA_READY, MARKETDATA, VENUE
 
 
@@ -83,14 +83,14 @@ async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
     except Closed:
         raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
     except Unavailable as exc:
-        raise unavailable(str(exc)) from None
+        raise bus_error(exc) from None
     # The in-process bus needs no timeout: the engine answers or, if it dies, the bus fails
     # every queued reply (app.py); the Redis bus times requests out itself (EngineTimeout).
     # A cancelled request leaves the command to run; its reply is dropped.
     try:
         events = await future
     except Unavailable as exc:
-        raise unavailable(str(exc)) from None
+        raise bus_error(exc) from None
     except EngineTimeout as exc:
         raise engine_timeout(f"{exc}; it was most likely not applied: check open orders") from None
     first = events[0] if events else None

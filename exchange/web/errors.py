@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from exchange.bus.base import EngineTimeout, Unavailable
 from exchange.domain.reasons import HTTP_STATUS, Reason
 
 
@@ -38,6 +39,11 @@ def unavailable(message: str) -> ApiError:
 
 def engine_timeout(message: str) -> ApiError:
     return ApiError(503, ENGINE_TIMEOUT, message, {"Retry-After": "1"})
+
+
+def bus_error(exc: Unavailable | EngineTimeout) -> ApiError:
+    """The API's answer to the bus failing a request (503, retry later)."""
+    return unavailable(str(exc)) if isinstance(exc, Unavailable) else engine_timeout(str(exc))
 
 
 def error_response(

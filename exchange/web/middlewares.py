@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from exchange.bus.base import EngineTimeout, Unavailable
-from exchange.web.errors import ApiError, engine_timeout, error_response, unavailable
+from exchange.web.errors import ApiError, bus_error, error_response
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method in JSON_METHODS and request.body_exists and _not_json(request):
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
         return await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
-    except Unavailable as exc:  # a read over the bus (service/reads.py RemoteReads)
-        err = unavailable(str(exc))
-        return error_response(err.status, err.code, err.message, err.headers)
-    except EngineTimeout as exc:
-        err = engine_timeout(str(exc))
+    except (ApiError, Unavailable, EngineTimeout) as exc:  # the last two: reads over the bus
+        err = exc if isinstance(exc, ApiError) else bus_error(exc)
         return error_response(err.status, err.code, err.message, err.headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -120,15 +120,11 @@ class Connection:
         method = req.method
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             names = _stream_list(req.params)
-            (self._subscribe if method == "SUBSCRIBE" else self._unsubscribe)(names)
-            ready = self.app.get(USER_STREAM_READY)
-            if (
-                method == "SUBSCRIBE"
-                and ready is not None
-                and self.user_id is not None
-                and PRIVATE & set(names)
-            ):
-                await ready(self.user_id)  # a gateway: the user's events must reach it first
+            if method == "SUBSCRIBE":
+                self._subscribe(names)
+                await self._private_ready(names)
+            else:
+                self._unsubscribe(names)
             return None
         if method == "LIST_SUBSCRIPTIONS":
             return list(self.streams)
