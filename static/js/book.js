@@ -19,7 +19,6 @@ export class LocalBook {
     this.u = null; // last update id applied; null until a snapshot arrives
     this.fresh = false; // no diff applied since the snapshot
     this.listeners = new Set();
-    this.resyncs = 0;
     this.unitCache = new Map();
   }
 
@@ -67,7 +66,6 @@ export class LocalBook {
 
   resync() {
     this.u = null;
-    this.resyncs += 1;
     socket.resubscribe(this.stream);
   }
 
@@ -97,11 +95,6 @@ export class LocalBook {
     return units;
   }
 
-  spread() {
-    const bid = this.levels("bids", 1)[0];
-    const ask = this.levels("asks", 1)[0];
-    return bid && ask ? fromUnits(ask.units - bid.units, this.pd) : null;
-  }
 }
 
 const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
@@ -144,11 +137,13 @@ export class BookView {
   render() {
     const asks = this.book.levels("asks", this.rows);
     const bids = this.book.levels("bids", this.rows);
+    // From the rows just sorted (best first), not a second sort of each side.
+    const spread = asks.length && bids.length ? fromUnits(asks[0].units - bids[0].units, this.book.pd) : null;
     const last = (rows) => (rows.length ? rows[rows.length - 1].cum : 0n);
     const max = [last(asks), last(bids)].reduce((a, b) => (a > b ? a : b), 0n) || 1n;
     this.asksEl.replaceChildren(...asks.reverse().map((r) => this.row(r, max)));
     this.bidsEl.replaceChildren(...bids.map((r) => this.row(r, max)));
-    this.spreadEl.textContent = this.book.spread() ?? "—";
+    this.spreadEl.textContent = spread ?? "—";
   }
 
   row(r, max) {

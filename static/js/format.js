@@ -54,21 +54,6 @@ export function multiply(a, b) {
   return fromUnits(ua * ub, da + db);
 }
 
-/** Sum of decimal texts that share `decimals`. */
-export function sumUnits(texts, decimals) {
-  let total = 0n;
-  for (const t of texts) total += toUnits(t, decimals) ?? 0n;
-  return total;
-}
-
-/** Compare two decimal texts exactly: -1, 0 or 1. */
-export function compare(a, b) {
-  const d = Math.max(decimalsOf(a), decimalsOf(b));
-  const ua = toUnits(a, d);
-  const ub = toUnits(b, d);
-  return ua < ub ? -1 : ua > ub ? 1 : 0;
-}
-
 /**
  * floor(available x pct / 100 / divisor / step) x step, exactly: the most a percentage of a
  * balance buys (divisor = the price) or sells (divisor = "1"), on the market's step grid.
@@ -86,14 +71,6 @@ export function pctOfBalance(available, pct, divisor, step) {
   const den = 100n * 10n ** BigInt(da) * p * s;
   const steps = num / den;
   return fromUnits(steps * s, ds);
-}
-
-/** A fee fraction as a percentage, exactly ("0.001" -> "0.1%"). */
-export function percentText(fraction) {
-  const d = decimalsOf(fraction);
-  const units = toUnits(fraction, d);
-  if (units === null) return fraction;
-  return `${trimZeros(fromUnits(units, Math.max(d - 2, 0)) + (d < 2 ? "0".repeat(2 - d) : ""))}%`;
 }
 
 /** "+1.25%" / "-0.40%" / "0.00%" from the API's priceChangePercent. */

@@ -13,7 +13,6 @@ const REQUEST_TIMEOUT_MS = 10000;
 class SocketManager {
   constructor() {
     this.handlers = new Map(); // stream -> Set of callbacks(data, stream)
-    this.errorHandlers = new Map(); // stream -> Set of callbacks(error)
     this.reopenHooks = new Set();
     this.socket = null;
     this.nextId = 1;
@@ -95,10 +94,7 @@ class SocketManager {
       else request.resolve(msg.result);
       return;
     }
-    if (msg.error && request?.stream) {
-      for (const fn of this.errorHandlers.get(request.stream) ?? []) safely(() => fn(msg.error));
-      if (!this.errorHandlers.get(request.stream)?.size) console.warn("stream", request.stream, msg.error.message);
-    }
+    if (msg.error && request?.stream) console.warn("stream", request.stream, msg.error.message);
   }
 
   send(method, stream) {
@@ -126,11 +122,8 @@ class SocketManager {
     });
   }
 
-  /**
-   * Listen to `stream`; returns the function that stops listening. `onError` hears a refused
-   * subscription (e.g. UNAUTHORIZED for a private stream).
-   */
-  subscribe(stream, handler, onError) {
+  /** Listen to `stream`; returns the function that stops listening. */
+  subscribe(stream, handler) {
     this.start();
     let set = this.handlers.get(stream);
     if (!set) {
@@ -139,13 +132,8 @@ class SocketManager {
       this.send("SUBSCRIBE", stream);
     }
     set.add(handler);
-    if (onError) {
-      if (!this.errorHandlers.has(stream)) this.errorHandlers.set(stream, new Set());
-      this.errorHandlers.get(stream).add(onError);
-    }
     return () => {
       set.delete(handler);
-      this.errorHandlers.get(stream)?.delete(onError);
       if (set.size === 0 && this.handlers.get(stream) === set) {
         this.handlers.delete(stream);
         this.send("UNSUBSCRIBE", stream);
@@ -171,7 +159,6 @@ class SocketManager {
   }
 
   setState(state) {
-    this.state = state;
     const el = document.getElementById("ws-status");
     if (!el) return;
     el.dataset.state = state;
