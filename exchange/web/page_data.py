@@ -15,7 +15,7 @@ from exchange.config import Venue
 from exchange.domain.markets import Market
 from exchange.service.marketdata import MarketData
 from exchange.service.reads import Reads
-from exchange.web.wire import balances_json, market_json, order_json, ticker_json, trade_json
+from exchange.web.wire import balances_json, order_json, ticker_json, trade_json
 
 Json = dict[str, Any]
 
@@ -81,10 +81,6 @@ async def balances_view(reads: Reads, venue: Venue, user_id: int) -> list[Json]:
 async def open_orders_view(reads: Reads, venue: Venue, user_id: int, symbol: str | None) -> list[Json]:
     found = await reads.open_orders(user_id, symbol)
     return [order_json(s, venue.markets[s.symbol]) for s in reversed(found)]
-
-
-def markets_view(venue: Venue) -> list[Json]:
-    return [market_json(m) for m in venue.markets.values()]
 
 
 def script_json(data: Any) -> str:

@@ -102,13 +102,9 @@ def _safe_next(raw: str | None) -> str:
 
 
 async def markets_page(request: web.Request) -> web.Response:
-    app, now = request.app, now_ms()
-    venue, md = app[VENUE], app[MARKETDATA]
-    rows = [{"market": market_json(m), **page_data.ticker_view(md, m, now)}
-            for m in venue.markets.values()]  # fmt: skip
-    data = {"markets": page_data.markets_view(venue), "tickers": rows}
-    ctx = _context(request, "markets", rows=rows, page_json=page_data.script_json(data))
-    return aiohttp_jinja2.render_template("markets.html", request, ctx)
+    markets = request.app[VENUE].markets
+    rows = [{"market": market_json(markets[s]), **t} for s, t in _tickers(request).items()]
+    return aiohttp_jinja2.render_template("markets.html", request, _context(request, "markets", rows=rows))
 
 
 async def trade_redirect(request: web.Request) -> web.Response:
@@ -126,18 +122,18 @@ async def trade_page(request: web.Request) -> web.Response:
         return _not_found(request, f"There is no market {symbol}.")
     session = session_from_cookie(request)
     market = market_json(m)
-    ticker = page_data.ticker_view(md, m, now_ms())
+    tickers = _tickers(request)
+    ticker = tickers[symbol]
     book, trades = page_data.book_view(md, m), page_data.trades_view(md, m)
     balances, orders = await _user_views(request, session, symbol)
     spend = {b["asset"]: b["available"] for b in balances}
-    data = {
-        "market": market, "markets": page_data.markets_view(venue), "ticker": ticker, "book": book,
-        "trades": trades, "balances": balances, "openOrders": orders, "signedIn": session is not None,
-    }  # fmt: skip
+    # Only what static/js/trade.js reads; the rest of the page is already in the HTML.
+    data = {"market": market, "book": book, "balances": balances, "openOrders": orders,
+            "signedIn": session is not None}  # fmt: skip
     ctx = _context(
         request, "trade", symbol=symbol, market=market, ticker=ticker, book=book, trades=trades,
         balances=balances, open_orders=orders, available=spend, page_json=page_data.script_json(data),
-        fee_text=_fee_text(market), tickers=_tickers(request),
+        fee_text=_fee_text(market), tickers=list(tickers.values()),
     )  # fmt: skip
     return aiohttp_jinja2.render_template("trade.html", request, ctx)
 
@@ -155,9 +151,10 @@ async def _user_views(
     )
 
 
-def _tickers(request: web.Request) -> list[dict[str, Any]]:
+def _tickers(request: web.Request) -> dict[str, dict[str, Any]]:
+    """Every market's ticker, by symbol (each one scans the market's minute buckets: once)."""
     md, now = request.app[MARKETDATA], now_ms()
-    return [page_data.ticker_view(md, m, now) for m in request.app[VENUE].markets.values()]
+    return {s: page_data.ticker_view(md, m, now) for s, m in request.app[VENUE].markets.items()}
 
 
 def _fee_text(market: dict[str, Any]) -> str:
@@ -189,7 +186,7 @@ async def account_page(request: web.Request) -> web.Response:
     balances = await page_data.balances_view(app[READS], venue, session.user_id)
     keys = await app[ACCOUNTS].list_api_keys(session.user_id)
     key_rows = [{"apiKey": k.api_key, "createdAt": k.created_at} for k in keys]
-    data = {"balances": balances, "apiKeys": key_rows, "assets": list(venue.assets)}
+    data = {"balances": balances}  # what static/js/account.js reads
     ctx = _context(
         request, "account", balances=balances, api_keys=key_rows, assets=list(venue.assets),
         onramp_limits=page_data.onramp_limits(venue), page_json=page_data.script_json(data),
