@@ -113,8 +113,6 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         log.error("engine task ended with an error during shutdown")
     if isinstance(source, RedisEngine):
         await source.aclose()  # the drained batch's answers go out before the connection closes
-    if lease is not None:
-        await lease.release()
     reaper.cancel()
     if syncer is not None:
         syncer.close()
@@ -122,6 +120,8 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         snapshotter.final(engine.last_seq)
     journal.close()
     history.close()
+    if lease is not None:  # last: a standby engine must not read files this one still writes
+        await lease.release()
 
 
 def _attach_journal(
