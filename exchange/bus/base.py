@@ -36,6 +36,20 @@ class EngineTimeout(Exception):
     gateway gave up on it, so such a command is normally not applied (see bus/redis.py)."""
 
 
+class Backoff:
+    """Delays between reconnection attempts: 50 ms doubling up to 2 s; reset once connected."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first, self.cap, self.delay = first, cap, first
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.cap)
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
 #: One submitted command and the future its events resolve.
 Pending = tuple[AnyCommand, "asyncio.Future[list[Event]]"]
 Listener = Callable[[Sequence[Event]], None]

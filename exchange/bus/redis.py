@@ -50,7 +50,7 @@ from typing import Any
 
 import msgspec
 
-from exchange.bus.base import Closed, EngineTimeout, Listener, Overloaded, Unavailable
+from exchange.bus.base import Backoff, Closed, EngineTimeout, Listener, Overloaded, Unavailable
 from exchange.bus.messages import (
     CommandReply,
     Envelope,
@@ -100,18 +100,15 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=0.5)
 
 
-class Backoff:
-    """Delays between reconnection attempts: 50 ms doubling up to 2 s; reset once connected."""
-
-    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
-        self.first, self.cap, self.delay = first, cap, first
-
-    async def wait(self) -> None:
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, self.cap)
-
-    def reset(self) -> None:
-        self.delay = self.first
+async def close_quietly(*conns: Any) -> None:
+    """``aclose`` each Redis client or pubsub that is not None; a broken one may fail to close,
+    which is logged at debug level only: nothing is left to release."""
+    for conn in conns:
+        if conn is not None:
+            try:
+                await conn.aclose()
+            except Exception:
+                log.debug("closing a broken Redis connection failed", exc_info=True)
 
 
 class _Waiting:
@@ -157,10 +154,13 @@ class RedisGateway:
         self._client: Any = None
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Looked up once: on 3.11 get_running_loop() costs a getpid() call, and _send runs per request.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifetime --------------------------------------------------------------------------
     async def start(self, wait: float = 5.0) -> None:
         """Connect in the background; wait up to ``wait`` s for the first connection."""
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.create_task(self._read_loop(), name="redis-gateway-read"),
                        asyncio.create_task(self._write_loop(), name="redis-gateway-write")]  # fmt: skip
         try:
@@ -212,9 +212,6 @@ class RedisGateway:
         self._users.pop(user_id, None)
         self._channel(self.names.user(user_id), False)
 
-    def watched_users(self) -> set[int]:
-        return set(self._users)
-
     def notify_accounts(self, data: bytes) -> None:
         """Tell every gateway (this one included) that the shared accounts store changed; sent
         with the next pipeline, lost if Redis is down (gateways forget all when reconnecting)."""
@@ -233,7 +230,8 @@ class RedisGateway:
         return f"{self.id}:{next(self._ids)}"
 
     def _send(self, verb: str, key: str, data: bytes, rid: str, result_type: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        assert loop is not None, "_admit lets nothing through before start()"
         future: asyncio.Future[Any] = loop.create_future()
         timer = loop.call_later(self.timeout, self._expire, rid)
         self._waiting[rid] = _Waiting(future, timer, result_type)
@@ -324,12 +322,7 @@ class RedisGateway:
         for channel in list(self._confirming):  # nobody waits on a connection that is gone
             self._confirmed(channel)
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
-        for closing in (pubsub, client):
-            if closing is not None:
-                try:
-                    await closing.aclose()
-                except Exception:  # already broken: nothing left to release
-                    log.debug("closing a broken Redis connection failed", exc_info=True)
+        await close_quietly(pubsub, client)
 
     def _channel(self, channel: str, on: bool) -> None:
         (self._channels.add if on else self._channels.discard)(channel)

@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from exchange.bus.base import Listener, Pending
+from exchange.bus.base import Backoff, Listener, Pending
 from exchange.bus.messages import (
     CommandReply,
     Envelope,
@@ -40,7 +40,7 @@ from exchange.bus.messages import (
     decode_query,
     encoder,
 )
-from exchange.bus.redis import Backoff, connect, connection_errors, stop_tasks
+from exchange.bus.redis import close_quietly, connect, connection_errors, stop_tasks
 from exchange.domain.events import (
     BookChanged,
     Event,
@@ -207,11 +207,7 @@ class RedisEngine:
 
     async def _reconnect(self) -> None:
         old, self._client = self._client, None
-        if old is not None:
-            try:
-                await old.aclose()
-            except Exception:
-                log.debug("closing a broken Redis client failed", exc_info=True)
+        await close_quietly(old)
         try:
             await self._connect()
         except connection_errors():
@@ -347,12 +343,7 @@ class RedisEngine:
             except connection_errors():
                 pass
             finally:
-                for closing in (pubsub, client):
-                    if closing is not None:
-                        try:
-                            await closing.aclose()
-                        except Exception:
-                            log.debug("closing a broken Redis connection failed", exc_info=True)
+                await close_quietly(pubsub, client)
             await backoff.wait()
 
     async def _query(self, data: bytes) -> None:

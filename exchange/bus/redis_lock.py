@@ -18,8 +18,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from exchange.bus.base import Backoff
 from exchange.bus.messages import Names
-from exchange.bus.redis import Backoff, connect, connection_errors, stop_tasks
+from exchange.bus.redis import close_quietly, connect, connection_errors, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,4 @@ class EngineLease:
 
     async def _reset(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.aclose()
-            except Exception:
-                log.debug("closing a broken Redis client failed", exc_info=True)
+        await close_quietly(client)

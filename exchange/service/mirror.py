@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from exchange.bus.base import Listener
+from exchange.bus.base import Backoff, Listener
 from exchange.domain.events import Event
 from exchange.service.marketdata import MarketData, MarketDataSnapshot
 
@@ -72,14 +72,13 @@ class MarketMirror:
                 self.on_market(symbol, uid, events)
 
     async def _fetch(self) -> MarketDataSnapshot:
-        delay = 0.05
+        backoff = Backoff()
         while True:
             try:
                 return await self.fetch()
             except Exception as exc:  # engine down or restarting: keep asking
-                log.warning("market data snapshot failed (%s); retrying in %.2f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                log.warning("market data snapshot failed (%s); retrying in %.2f s", exc, backoff.delay)
+                await backoff.wait()
 
     async def close(self) -> None:
         if self._task is not None:
