@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -42,8 +42,12 @@ from exchange.bus.messages import (
 )
 from exchange.bus.redis import close_quietly, connect, connection_errors, stop_tasks
 from exchange.domain.events import (
+    ORDER_EVENTS,
+    BalanceChanged,
     BookChanged,
     Event,
+    Onramped,
+    OrderAccepted,
     OrderRejected,
     TradeExecuted,
 )
@@ -98,12 +102,11 @@ BLOCK_MS = 200
 QueryAnswer = Callable[[str, bytes], Awaitable[Any]]
 
 
-def _user_of(event: Event) -> int | None:
-    order = getattr(event, "order", None)
-    if order is not None:
-        return int(order.user_id)
-    user: int | None = getattr(event, "user_id", None)
-    return user
+# Where publish sends each event, by exact type (final classes; every command passes here):
+# per market, per user by its order, per user by its account. OrderRejected goes nowhere.
+_MARKET_EVENTS = frozenset((BookChanged, TradeExecuted))
+_ORDER_EVENTS = frozenset(ORDER_EVENTS)
+_ACCOUNT_EVENTS = frozenset((BalanceChanged, Onramped))
 
 
 class RedisEngine:
@@ -281,12 +284,13 @@ class RedisEngine:
         by_market: dict[str, list[Event]] = {}
         by_user: dict[int, list[Event]] = {}
         for e in events:
-            if isinstance(e, BookChanged | TradeExecuted):
-                by_market.setdefault(e.symbol, []).append(e)
-            elif not isinstance(e, OrderRejected):
-                user = _user_of(e)
-                if user is not None:
-                    by_user.setdefault(user, []).append(e)
+            kind = type(e)
+            if kind in _MARKET_EVENTS:
+                by_market.setdefault(cast(BookChanged, e).symbol, []).append(e)
+            elif kind in _ORDER_EVENTS:
+                by_user.setdefault(cast(OrderAccepted, e).order.user_id, []).append(e)
+            elif kind in _ACCOUNT_EVENTS:
+                by_user.setdefault(cast(BalanceChanged, e).user_id, []).append(e)
         queued, names = self._events, self.names
         for symbol, mine in by_market.items():
             queued.setdefault(names.market(symbol), []).append((self.market_uid(symbol), mine))

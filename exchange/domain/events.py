@@ -149,6 +149,9 @@ class Onramped(Event, frozen=True, tag="onramped", gc=False):
     amount: int
 
 
+#: The events about one order (each has ``order``): what a user's ``orders`` stream carries.
+ORDER_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderExpired, OrderAmended)
+
 AnyEvent = (
     OrderAccepted | OrderRejected | TradeExecuted | OrderFilled | OrderCanceled
     | OrderExpired | OrderAmended | BalanceChanged | BookChanged | Onramped

@@ -19,6 +19,7 @@ import orjson
 
 from exchange.config import Venue
 from exchange.domain.events import (
+    ORDER_EVENTS,
     BalanceChanged,
     BookChanged,
     Event,
@@ -34,7 +35,6 @@ from exchange.service.hub import Hub
 from exchange.service.marketdata import INTERVALS, MarketData
 from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
 
-ORDER_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderExpired, OrderAmended)
 #: Levels per side in a depthSnapshot: the whole book of any realistic market.
 SNAPSHOT_LEVELS = 5000
 
