@@ -34,14 +34,12 @@ import orjson
 
 from bench.lean_http import Connection, Signer
 from bench.redis_server import RedisServer, free_port, running
-from bench.rest import _at, _cpu_s, _lat, _pair, _worker, setup_users
+from bench.rest import USERS_PER_CLIENT, _at, _cpu_s, _lat, _pair, _worker, setup_users
 from bench.ws import _authed, _get, _pump_and_probe
 from bench.ws_subscribers import Crowd, delivery
-from exchange.cluster import Cluster, wait_healthy
+from exchange.cluster import Cluster, serve_command, wait_healthy
 
 HOST, SYMBOL = "127.0.0.1", "SOL_USDC"
-#: Each client takes turns among 4 users: one user's rate limit (200/s) must not be the cap.
-USERS_PER_CLIENT = 4
 Result = dict[str, Any]
 
 
@@ -136,7 +134,7 @@ async def _measure(dep: Deployment, args: argparse.Namespace) -> Result:
     n, k = args.clients, USERS_PER_CLIENT
     _log(f"{dep.name}: setting up {n * k} users")
     creds = await setup_users(f"http://{HOST}:{dep.ports[0]}", n * k)
-    signers = {port: [Signer(f"{HOST}:{port}", k, s) for k, s in creds] for port in dep.ports}
+    signers = {port: [Signer(f"{HOST}:{port}", key, secret) for key, secret in creds] for port in dep.ports}
     gc.collect()
     gc.disable()
     try:
@@ -163,17 +161,7 @@ async def _measure(dep: Deployment, args: argparse.Namespace) -> Result:
 
 async def _all(args: argparse.Namespace, tmp: Path) -> Result:
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "exchange",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp / "all"),
-        "--no-bot",
-    ]
+    cmd = serve_command(port, tmp / "all", "--no-bot")
     with (tmp / "all.log").open("ab") as log:
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
     try:

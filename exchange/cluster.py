@@ -49,6 +49,21 @@ def wait_healthy(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] 
     raise RuntimeError(f"{url} did not become healthy in {timeout:g} s")
 
 
+def serve_command(port: int, data_dir: Path | str, *options: str) -> list[str]:
+    """``python -m exchange serve`` on ``port`` with ``data_dir``, then ``options``."""
+    return [
+        sys.executable,
+        "-m",
+        "exchange",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *options,
+    ]
+
+
 class Cluster:
     def __init__(
         self,
@@ -78,9 +93,8 @@ class Cluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # One demo bot per cluster at most (its users and keys are shared): the first gateway's.
         only_first = ["--no-bot"] if role == "gateway" and port != self.gateway_ports[0] else []
-        cmd = [sys.executable, "-m", "exchange", "serve", "--role", role, "--bus", self.redis_url,
-               "--bus-prefix", self.prefix, "--port", str(port), "--data-dir", str(self.data_dir),
-               *self.args, *only_first]  # fmt: skip
+        cmd = serve_command(port, self.data_dir, "--role", role, "--bus", self.redis_url,
+                            "--bus-prefix", self.prefix, *self.args, *only_first)  # fmt: skip
         with (self.log_dir / f"{role}-{port}.log").open("ab") as log:  # the child keeps its copy
             return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 

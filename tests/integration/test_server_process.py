@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from bench.redis_server import free_port as _free_port
 from exchange.client import Client
-from exchange.cluster import wait_healthy
+from exchange.cluster import serve_command, wait_healthy
 from exchange.wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,17 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port, data = _free_port(), tmp_path_factory.mktemp("data")
-    cmd = [
-        sys.executable,
-        "-m",
-        "exchange",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data),
-        "--no-bot",
-    ]
+    cmd = serve_command(port, data, "--no-bot")
     log = data / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
