@@ -9,12 +9,11 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
-from exchange.domain.markets import Asset, ConfigError, Market
-from exchange.domain.reasons import Reason
-from exchange.domain.units import InvalidNumber, parse_scaled
+from exchange.domain.markets import Asset, ConfigError, Market, grid_value
 
 __all__ = [
     "AssetConfig", "ConfigError", "MarketConfig", "Settings", "Venue", "demo_config_path", "load_venue",
@@ -102,12 +101,18 @@ def demo_config_path() -> Path:
     return Path(str(resources.files("exchange") / "demo.toml"))
 
 
-def load_venue(path: Path | str | None = None) -> Venue:
+def read_toml(path: Path | str | None) -> dict[str, Any]:
+    """The venue file (the shipped demo config by default), parsed; a ConfigError naming it."""
     path = Path(path) if path is not None else demo_config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def load_venue(path: Path | str | None = None) -> Venue:
+    path = Path(path) if path is not None else demo_config_path()
+    raw = read_toml(path)
     try:
         config = msgspec.convert(raw, VenueConfig)
     except msgspec.ValidationError as exc:
@@ -129,10 +134,7 @@ def build_venue(config: VenueConfig) -> Venue:
 
 
 def _limit(asset: Asset, text: str) -> int:
-    try:
-        return parse_scaled(text, asset.decimals, Reason.INVALID_QUANTITY, "limit", 2**62)
-    except InvalidNumber as exc:
-        raise ConfigError(f"assets.{asset.name}.onrampLimit: {exc.message}") from None
+    return grid_value(asset.grid("limit"), text, f"assets.{asset.name}.onrampLimit")
 
 
 def _market(symbol: str, spec: MarketConfig, assets: dict[str, Asset]) -> Market:

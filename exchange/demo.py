@@ -57,7 +57,8 @@ from exchange.demo_quotes import (
     top_up,
     touch,
 )
-from exchange.domain.markets import Asset, Market
+from exchange.domain.markets import Market
+from exchange.domain.units import format_scaled
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ class Stats:
 class User:
     """One bot user and its REST client (signed with its API key once signed in)."""
 
-    def __init__(self, role: str, name: str, base_url: str) -> None:
-        self.role, self.name = role, name
+    def __init__(self, name: str, base_url: str) -> None:
+        self.name = name
         self.rest = Client(base_url)
 
 
@@ -117,8 +118,7 @@ class DemoBot:
         return self.users[1]
 
     def start(self) -> asyncio.Task[None]:
-        self.users = [User(role, name, self.base_url) for role, name in
-                      (("maker", self.config.maker), ("taker", self.config.taker))]  # fmt: skip
+        self.users = [User(name, self.base_url) for name in (self.config.maker, self.config.taker)]
         self.task = asyncio.create_task(self.run(), name="demo-bot")
         return self.task
 
@@ -350,7 +350,7 @@ class DemoBot:
         for asset, cap in self.cap.items():
             amount = top_up(held.get(asset, 0), incoming.get(asset, 0), cap, self.target[asset])
             if amount > 0:
-                await user.rest.onramp(asset, Asset(asset, self.decimals[asset]).format(amount))
+                await user.rest.onramp(asset, format_scaled(amount, self.decimals[asset]))
                 held[asset], free[asset] = held.get(asset, 0) + amount, free.get(asset, 0) + amount
                 self.stats.onramps += 1
                 done = True

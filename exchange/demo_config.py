@@ -9,16 +9,13 @@ without reading code. Prices and sizes stay decimal text in the file and become 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
-from exchange.config import ConfigError, demo_config_path
-from exchange.domain.markets import Market
-from exchange.domain.reasons import Reason
-from exchange.domain.units import InvalidNumber, parse_scaled
+from exchange.config import ConfigError, read_toml
+from exchange.domain.markets import Asset, Market, grid_value
 
 T = TypeVar("T")
 
@@ -79,12 +76,7 @@ class MarketPlan(msgspec.Struct, frozen=True):
 
 def load_bot_config(path: Path | str | None = None) -> BotConfig | None:
     """The ``[demo]`` section of the venue file (the shipped demo config by default), or None."""
-    path = Path(path) if path is not None else demo_config_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    section = raw.get("demo")
+    section = read_toml(path).get("demo")
     return None if section is None else parse_bot_config(section)
 
 
@@ -162,25 +154,17 @@ def inventory_units(config: BotConfig, decimals: dict[str, int]) -> dict[str, in
     for name, text in config.inventory.items():
         if name not in decimals:
             raise ConfigError(f"demo.inventory.{name}: the venue has no such asset")
-        try:
-            out[name] = parse_scaled(text, decimals[name], Reason.INVALID_QUANTITY, "inventory", 2**62)
-        except InvalidNumber as exc:
-            raise ConfigError(f"demo.inventory.{name}: {exc.message}") from None
+        out[name] = grid_value(Asset(name, decimals[name]).grid("inventory"), text, f"demo.inventory.{name}")
     return out
 
 
 def _plan(symbol: str, spec: MarketSpec, m: Market) -> MarketPlan:
     key = f"demo.markets.{symbol}"
-
-    def on_grid(field: str, text: str, price: bool) -> int:
-        grid = m.price if price else m.qty
-        try:
-            return grid.parse(text)
-        except InvalidNumber as exc:
-            raise ConfigError(f"{key}.{field}: {exc.message}") from None
-
-    mid = on_grid("mid", spec.mid, True)
-    size, taker = on_grid("size", spec.size, False), on_grid("takerSize", spec.taker_size, False)
+    mid = grid_value(m.price, spec.mid, f"{key}.mid")
+    size, taker = (
+        grid_value(m.qty, spec.size, f"{key}.size"),
+        grid_value(m.qty, spec.taker_size, f"{key}.takerSize"),
+    )
     if size < m.min_qty or m.notional(mid, size) < m.min_notional:
         raise ConfigError(f"{key}.size: below the market's minQty or minNotional at the mid")
     if mid <= spec.levels * spec.spacing:

@@ -105,7 +105,7 @@ class Market:
             qty = Grid.from_text(spec["stepSize"], spec["maxQty"], Reason.INVALID_QUANTITY, "quantity")
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
-        min_qty = _grid_value(qty, spec["minQty"], f"{key}.minQty")
+        min_qty = grid_value(qty, spec["minQty"], f"{key}.minQty")
         notional = split_decimal(spec["minNotional"])
         if notional is None:
             raise ConfigError(f"{key}.minNotional must be a decimal, not {spec['minNotional']!r}")
@@ -141,7 +141,8 @@ def _whole(units: int, decimals: int, asset_decimals: int, key: str) -> int:
     return scaled
 
 
-def _grid_value(grid: Grid, text: str, key: str) -> int:
+def grid_value(grid: Grid, text: str, key: str) -> int:
+    """``text`` on ``grid``, or a ConfigError naming the config ``key``."""
     try:
         return grid.parse(text)
     except ValueError as exc:
