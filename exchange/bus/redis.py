@@ -141,8 +141,8 @@ class RedisGateway:
         self._changes: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, _Waiting] = {}
         self._ids = itertools.count(1)
-        self._out: list[tuple[str, str, bytes, str]] = []  # (XADD|PUBLISH, key, data, request id)
-        self._commands: list[Envelope] = []  # the XADDs' envelopes: one stream entry per write
+        self._publishes: list[tuple[str, bytes, str]] = []  # (channel, data, request id or "")
+        self._commands: list[Envelope] = []  # one stream entry per write
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._listeners: list[Listener] = []
@@ -181,7 +181,7 @@ class RedisGateway:
         # The engine must not start it after this: leaves time for the answer to come back.
         expires = time.time_ns() // 1_000_000 + int(self.timeout * 1000) - self.margin_ms
         self._commands.append(Envelope(self.reply_channel, expires, cmd))
-        return self._send("XADD", self.names.commands, b"", rid, None)
+        return self._wait(rid, None)
 
     def depth(self) -> int:
         return len(self._waiting)
@@ -191,7 +191,8 @@ class RedisGateway:
         """Ask the engine process a read-only question; its answer decoded as ``result_type``."""
         rid = self._admit()
         data = encoder.encode(Query(rid, self.reply_channel, kind, msgspec.Raw(encoder.encode(args))))
-        return await self._send("PUBLISH", self.names.queries, data, rid, result_type)
+        self._publishes.append((self.names.queries, data, rid))
+        return await self._wait(rid, result_type)
 
     # -- events ----------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -216,7 +217,7 @@ class RedisGateway:
         """Tell every gateway (this one included) that the shared accounts store changed; sent
         with the next pipeline, lost if Redis is down (gateways forget all when reconnecting)."""
         if not self._closed:
-            self._out.append(("PUBLISH", self.names.accounts, data, ""))
+            self._publishes.append((self.names.accounts, data, ""))
             self._wake.set()
 
     # -- internals: sending ----------------------------------------------------------------
@@ -229,13 +230,13 @@ class RedisGateway:
             raise Overloaded("too many requests waiting for the engine")
         return f"{self.id}:{next(self._ids)}"
 
-    def _send(self, verb: str, key: str, data: bytes, rid: str, result_type: Any) -> asyncio.Future[Any]:
+    def _wait(self, rid: str, result_type: Any) -> asyncio.Future[Any]:
+        """The answer to request ``rid`` (just queued for the write loop), or its failure."""
         loop = self._loop
         assert loop is not None, "_admit lets nothing through before start()"
         future: asyncio.Future[Any] = loop.create_future()
         timer = loop.call_later(self.timeout, self._expire, rid)
         self._waiting[rid] = _Waiting(future, timer, result_type)
-        self._out.append((verb, key, data, rid))
         self._wake.set()
         return future
 
@@ -259,33 +260,34 @@ class RedisGateway:
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
-            out, self._out = self._out, []
+            publishes, self._publishes = self._publishes, []
             commands, self._commands = self._commands, []
-            if out:
-                await self._write(out, commands)
+            if publishes or commands:
+                await self._write(publishes, commands)
 
-    async def _write(self, out: list[tuple[str, str, bytes, str]], commands: list[Envelope]) -> None:
+    async def _write(self, publishes: list[tuple[str, bytes, str]], commands: list[Envelope]) -> None:
         """One pipeline: the queries and announcements, and ONE stream entry for all commands."""
         client = self._client
         if client is None:
-            for *_, rid in out:
-                self._fail(rid, Unavailable(UNREACHABLE))
+            self._fail_sent(publishes, commands, UNREACHABLE)
             return
         pipe = client.pipeline(transaction=False)
-        published = [item for item in out if item[0] == "PUBLISH"]
-        for _, key, data, _ in published:
-            pipe.publish(key, data)
+        for channel, data, _ in publishes:
+            pipe.publish(channel, data)
         if commands:
             pipe.xadd(self.names.commands, {"m": encoder.encode(commands)})
         try:
             results = await pipe.execute()
         except connection_errors():
-            for *_, rid in out:
-                self._fail(rid, Unavailable(LOST))
+            self._fail_sent(publishes, commands, LOST)
             return
-        for (_, _, _, rid), receivers in zip(published, results, strict=False):
+        for (_, _, rid), receivers in zip(publishes, results, strict=False):
             if rid and receivers == 0:  # nobody answers queries: no engine process
                 self._fail(rid, Unavailable("no engine process is running"))
+
+    def _fail_sent(self, publishes: list[tuple[str, bytes, str]], commands: list[Envelope], why: str) -> None:
+        for rid in [rid for *_, rid in publishes] + [env.command.request_id or "" for env in commands]:
+            self._fail(rid, Unavailable(why))
 
     # -- internals: receiving --------------------------------------------------------------
     async def _read_loop(self) -> None:
