@@ -48,23 +48,24 @@ class SharedAccounts(Accounts):
                 self._ids_by_name[name.lower()] = user_id
         return name
 
-    def _user_id(self, username: str) -> int | None:
+    def _learn_user(self, username: str) -> None:
         row = self._read("SELECT id, username FROM users WHERE username = ?", (username,))
-        if row is None:
-            return None
-        user_id = int(row[0])
-        self.username(user_id)
-        return user_id
+        if row is not None:  # the row has the name as it was registered: no second query
+            user_id, name = int(row[0]), str(row[1])
+            self._usernames[user_id] = name
+            self._ids_by_name[name.lower()] = user_id
 
     async def login(self, username: str, password: str) -> User | None:
         if username.lower() not in self._ids_by_name:
-            self._user_id(username)
+            self._learn_user(username)
         return await super().login(username, password)
 
     def session(self, token: str, now_ms: int) -> Session | None:
         found = super().session(token, now_ms)
         if found is None:
             token_hash = _token_hash(token)
+            if token_hash in self._sessions:
+                return None  # known here and expired: sessions are never extended, SQLite agrees
             row = self._read(
                 "SELECT user_id, csrf_token, expires_at_ms FROM sessions WHERE token_hash = ?", (token_hash,)
             )
