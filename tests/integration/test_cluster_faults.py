@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pytest
 
 from bench.redis_server import RedisServer, free_port
 from exchange.client import Client, ExchangeError
-from exchange.cluster import Cluster
+from exchange.cluster import Cluster, wait_healthy
 from exchange.wsclient import WsClient
 from tests.conftest import start_redis
 from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
@@ -88,40 +90,45 @@ async def _trader(url: str, name: str) -> Trader:
     return Trader(client)
 
 
-async def _load(traders: list[Trader], stop: asyncio.Event) -> asyncio.Future[list[None]]:
-    return asyncio.gather(*(t.run(stop) for t in traders))
+async def _under_load(
+    cluster: Cluster, warm: int
+) -> tuple[Trader, Trader, asyncio.Event, asyncio.Future[list[None]]]:
+    """alice on gateway A and bob on gateway B placing orders, each with ``warm`` acknowledged."""
+    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
+    stop = asyncio.Event()
+    load = asyncio.gather(a.run(stop), b.run(stop))
+    await _until(lambda: len(a.acked) > warm and len(b.acked) > warm)
+    return a, b, stop, load
 
 
-async def _until(predicate: object, timeout: float = 20.0) -> None:
+async def _check_and_close(*traders: Trader) -> None:
+    for trader in traders:
+        await trader.check()
+        await trader.client.close()
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
+        while not predicate():
             await asyncio.sleep(0.05)
 
 
 async def test_redis_restart_mid_load_keeps_every_acknowledged_order(
     cluster: Cluster, redis: RedisServer
 ) -> None:
-    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
-    stop = asyncio.Event()
-    load = await _load([a, b], stop)
-    await _until(lambda: len(a.acked) > 20 and len(b.acked) > 20)
+    a, b, stop, load = await _under_load(cluster, 20)
     await asyncio.to_thread(redis.restart, 0.3)
     before = len(a.acked), len(b.acked)
     await _until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20)
     stop.set()
     await load
-    for trader in (a, b):
-        await trader.check()
-        await trader.client.close()
+    await _check_and_close(a, b)
 
 
 async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
-    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
     async with WsClient(cluster.url(0)) as feed:
         await feed.subscribe(f"depth@{SOL}")
-        stop = asyncio.Event()
-        load = await _load([a, b], stop)
-        await _until(lambda: len(a.acked) > 20 and len(b.acked) > 20)
+        a, b, stop, load = await _under_load(cluster, 20)
         cluster.stop_gateway(1, signal.SIGKILL)
         feed.drain(f"depth@{SOL}")
         before = len(a.acked)
@@ -132,18 +139,13 @@ async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: C
         await _until(lambda: len(b.acked) > after + 20)  # B's clients reconnect and trade again
         stop.set()
         await load
-    for trader in (a, b):
-        await trader.check()
-        await trader.client.close()
+    await _check_and_close(a, b)
 
 
 async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(cluster: Cluster) -> None:
-    a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
     async with WsClient(cluster.url(0)) as feed:
         await feed.subscribe(f"depth@{SOL}")
-        stop = asyncio.Event()
-        load = await _load([a, b], stop)
-        await _until(lambda: len(a.acked) > 30 and len(b.acked) > 30)
+        a, b, stop, load = await _under_load(cluster, 30)
         cluster.stop_engine(signal.SIGKILL)
         await asyncio.sleep(0.5)
         await asyncio.to_thread(cluster.start_engine)
@@ -156,9 +158,7 @@ async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(c
         await asyncio.sleep(0.5)  # the last diffs reach the socket
         bids, _ = feed.books[f"depth@{SOL}"].levels()
         assert bids == (await a.client.depth(SOL))["bids"], "the live book drifted from gateway A's depth"
-    for trader in (a, b):
-        await trader.check()
-        await trader.client.close()
+    await _check_and_close(a, b)
 
 
 async def test_gateway_without_an_engine_answers_503_with_clear_codes_then_recovers(
@@ -179,22 +179,20 @@ async def test_gateway_without_an_engine_answers_503_with_clear_codes_then_recov
                 await client.onramp("USDC", "100")
             assert (refused.value.status, refused.value.code) == (503, "ENGINE_TIMEOUT")
             await asyncio.to_thread(lonely.start_engine)
-            await _until(lambda: _answers(lonely.url(0), healthy=True))
+            await asyncio.to_thread(wait_healthy, lonely.url(0), 20)
             assert (await client.onramp("USDC", "100"))["USDC"]["available"] == "100.000000"
             assert (await client.depth(SOL))["lastUpdateId"] == 0
     finally:
         lonely.stop()
 
 
-def _answers(url: str, *, healthy: bool = False) -> bool:
-    import urllib.error
-    import urllib.request
-
+def _answers(url: str) -> bool:
+    """Any HTTP answer at all (a 503 included): the process is up."""
     try:
-        with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-            return r.status == 200 or not healthy
+        with urllib.request.urlopen(url + "/healthz", timeout=1):
+            return True
     except urllib.error.HTTPError:
-        return not healthy
+        return True
     except OSError:
         return False
 
