@@ -70,8 +70,7 @@ async def _redis(server: RedisServer, maxsize: int) -> tuple[Pair, Any]:
     await asyncio.sleep(0.05)  # the user channel's SUBSCRIBE has reached Redis
 
     async def stop() -> None:
-        engine.close()
-        await engine.aclose()
+        await engine.aclose()  # it stops taking commands first
         await gateway.close()
 
     return pair, stop

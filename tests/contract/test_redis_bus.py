@@ -44,26 +44,28 @@ async def parts(redis_server: RedisServer) -> AsyncIterator[Any]:
 
     yield gateway, engine
     for part in made:
-        if isinstance(part, RedisEngine):
-            part.close()
-            await part.aclose()
-        else:
-            await part.close()
+        await (part.aclose() if isinstance(part, RedisEngine) else part.close())
 
 
 def _onramp(amount: int) -> Onramp:
     return Onramp(user_id=7, asset="USDC", amount=amount)
 
 
-async def test_entry_read_but_never_answered_is_handed_to_the_next_engine(parts: Any) -> None:
+async def _read_then_lost(parts: Any, amount: int) -> tuple[asyncio.Future[list[Event]], Onramp, RedisEngine]:
+    """A gateway submits an onramp; a first engine reads it and stops without answering; a
+    second engine starts. The submitted future, the command as read, and the second engine."""
     make_gateway, make_engine = parts
     gateway = await make_gateway()
     first = await make_engine()
-    future = gateway.submit(_onramp(3))
+    future = gateway.submit(_onramp(amount))
     async with asyncio.timeout(5):
         ((cmd, _),) = await first.next_batch(10)
-    first.close()  # dies before journaling: no answer, no acknowledgement
-    second = await make_engine()
+    first.close()
+    return future, cmd, await make_engine()
+
+
+async def test_entry_read_but_never_answered_is_handed_to_the_next_engine(parts: Any) -> None:
+    future, cmd, second = await _read_then_lost(parts, 3)  # died before journaling: no answer
     async with asyncio.timeout(5):
         ((again, pending),) = await second.next_batch(10)
     assert again == cmd and again.request_id is not None
@@ -150,7 +152,6 @@ async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Pat
             pending.set_result([])
             assert await future == [] and cmd.amount == 4
     finally:
-        engine.close()
         await engine.aclose()
         await gateway.close()
         server.stop()
@@ -158,14 +159,7 @@ async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Pat
 
 
 async def test_redelivered_duplicate_is_answered_with_the_original_events(parts: Any) -> None:
-    make_gateway, make_engine = parts
-    gateway = await make_gateway()
-    first = await make_engine()
-    future = gateway.submit(_onramp(5))
-    async with asyncio.timeout(5):
-        ((cmd, _),) = await first.next_batch(10)
-    first.close()  # journaled it, then died before answering
-    second = await make_engine()
+    future, cmd, second = await _read_then_lost(parts, 5)  # journaled it, then died unanswered
     original: list[Event] = [BalanceChanged(1, 1, 7, "USDC", 5, 0)]
     second.remember(cmd.request_id, original)  # what the journal replay does at start
     async with asyncio.timeout(5):
