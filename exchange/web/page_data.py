@@ -36,9 +36,8 @@ def ticker_view(md: MarketData, m: Market, now_ms: int) -> Json:
     t = md.ticker(m.symbol, now_ms)
     view = ticker_json(t, m)
     view["direction"] = direction(t.price_change)
-    pct = view["priceChangePercent"]
-    sign = "+" if t.price_change and t.price_change > 0 else ""
-    view["changeText"] = "" if pct is None else f"{sign}{pct}%"
+    pct = view["priceChangePercent"]  # None before the first trade: shown as flat, as the JS does
+    view["changeText"] = "0.00%" if pct is None else f"{'+' if view['direction'] == 'up' else ''}{pct}%"
     return view
 
 

@@ -20,11 +20,11 @@ if (logout) {
   });
 }
 
-/** Rewrite `[data-ts]` cells (UTC from the server) in local time. */
-export function localizeTimes(root = document) {
-  for (const el of root.querySelectorAll("[data-ts]")) {
+/** Rewrite `[data-ts]` cells (UTC from the server) in local time, in the format the markup names. */
+function localizeTimes() {
+  for (const el of document.querySelectorAll("[data-ts]")) {
     const ms = Number(el.dataset.ts);
-    el.textContent = el.closest("#api-keys") ? dateTime(ms) : timeOfDay(ms);
+    el.textContent = el.dataset.tsFormat === "datetime" ? dateTime(ms) : timeOfDay(ms);
   }
 }
 
