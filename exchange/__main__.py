@@ -53,10 +53,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if (args.role == "all") != (args.bus == "memory") or not (
-        args.bus == "memory" or args.bus.startswith(("redis://", "unix://"))
-    ):
-        raise ConfigError("--role all runs on --bus memory; --role engine|gateway on --bus redis://HOST:PORT")
     return Settings(
         host=args.host, port=args.port, config=args.config, data_dir=args.data_dir, fsync=args.fsync,
         journal=not args.no_journal,

@@ -64,9 +64,10 @@ def create_app(
     settings: Settings, venue: Venue | None = None, *, stop_on_crash: bool = False
 ) -> web.Application:
     """Build the app; ``stop_on_crash`` (the CLI) makes a dead engine stop the whole process."""
-    role = settings.role
-    if role not in ROLES or (role == "all") != (settings.bus == "memory"):
-        raise ConfigError("--role all runs on --bus memory; --role engine|gateway on --bus redis://...")
+    role, bus = settings.role, settings.bus
+    known_bus = bus == "memory" or bus.startswith(("redis://", "unix://"))
+    if role not in ROLES or (role == "all") != (bus == "memory") or not known_bus:
+        raise ConfigError("--role all runs on --bus memory; --role engine|gateway on --bus redis://HOST:PORT")
     if role != "gateway":
         compiled = build.check()  # refuses a compiled engine older than its sources
         log.info("engine core: %s", "compiled (mypyc)" if compiled else "interpreted")
@@ -81,10 +82,10 @@ def create_app(
     app[AUTH_LIMITER] = TokenBucketLimiter(settings.auth_rate_per_s, settings.auth_burst)
     app[CRASHED] = []
     app[STOP_ON_CRASH] = stop_on_crash
-    waiting: list[Callable[[], int]] = []  # the queue-depth gauge, known once the bus exists
-    metrics = Metrics(lambda: waiting[0](), lambda: len(conns), lambda: (hub.frames_offered, hub.evicted))
+    # The queue-depth gauge reads `waiting`, bound below once the bus exists.
+    metrics = Metrics(lambda: waiting(), lambda: len(conns), lambda: (hub.frames_offered, hub.evicted))
     app[METRICS] = metrics
-    waiting.append(_compose(app, role, metrics))
+    waiting = _compose(app, role, metrics)
     if role != "engine":
         app.cleanup_ctx.insert(0, _accounts)
         app.cleanup_ctx.append(_depth_flush)
