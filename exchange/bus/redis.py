@@ -111,6 +111,18 @@ async def close_quietly(*conns: Any) -> None:
                 log.debug("closing a broken Redis connection failed", exc_info=True)
 
 
+_DECODERS: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
+
+
+def _decoder(result_type: Any) -> msgspec.msgpack.Decoder[Any]:
+    """One typed decoder per query result type, built once (msgspec's advice: decode(type=...)
+    sets up the type on every call, and every read over the bus comes through here)."""
+    decoder = _DECODERS.get(result_type)
+    if decoder is None:
+        decoder = _DECODERS[result_type] = msgspec.msgpack.Decoder(result_type)
+    return decoder
+
+
 class _Waiting:
     __slots__ = ("future", "timer", "result_type")
 
@@ -379,9 +391,9 @@ class RedisGateway:
             if reply.error is not None:
                 waiting.future.set_exception(RuntimeError(reply.error))
             elif isinstance(reply, CommandReply):
-                waiting.future.set_result(list(reply.events))
+                waiting.future.set_result(reply.events)  # decoded just now: nobody else holds it
             else:
-                waiting.future.set_result(msgspec.msgpack.decode(reply.result, type=waiting.result_type))
+                waiting.future.set_result(_decoder(waiting.result_type).decode(reply.result))
 
     def _on_events(self, channel: str, data: bytes) -> None:
         symbol = self._market_channels.get(channel)
