@@ -3,6 +3,7 @@ private redis-server per test module for the tests of the Redis bus."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,9 +34,11 @@ settings.register_profile("dev", max_examples=60, stateful_step_count=40, deadli
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 
-def start_redis(directory: Path) -> RedisServer:
-    """``redis-server --save "" --appendonly no`` on a free port. Never skipped: `make test`
-    and .ci/run install redis-server, and a test must not pass by not running."""
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Iterator[RedisServer]:
+    """``redis-server --save "" --appendonly no`` on a free port, stopped and removed after.
+    Never skipped: `make test` and .ci/run install redis-server, and a test must not pass by
+    not running."""
     if not available():
         raise RuntimeError(
             "redis-server is missing: `make system-deps` installs it (apt-get install redis-server)"
@@ -43,13 +46,15 @@ def start_redis(directory: Path) -> RedisServer:
     server = RedisServer(directory=directory)
     server.dir.mkdir(parents=True, exist_ok=True)
     server.start()
-    return server
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server for one test module."""
-    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    with private_redis(Path(tmp_path_factory.mktemp("redis"))) as server:
+        yield server

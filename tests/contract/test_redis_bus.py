@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from exchange.bus.redis_lock import EngineLease
 from exchange.domain.commands import Onramp
 from exchange.domain.events import BalanceChanged, Event, OrderRejected
 from exchange.domain.reasons import Reason
+from tests.conftest import private_redis
 
 _prefixes = itertools.count(1)
 
@@ -129,33 +129,30 @@ async def test_user_events_reach_only_a_gateway_that_watches_the_user(parts: Any
 
 
 async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Path) -> None:
-    server = RedisServer(directory=tmp_path)
-    server.start()
-    names = Names("restart")
-    engine = RedisEngine(server.url, market_uid=lambda s: 0, names=names)
-    gateway = RedisGateway(server.url, names=names)
-    try:
-        await engine.start()
-        await gateway.start()
-        server.stop()
-        async with asyncio.timeout(5):
-            while gateway.connected:
-                await asyncio.sleep(0.01)
-        with pytest.raises(Unavailable):
-            gateway.submit(_onramp(1))
-        server.start()
-        async with asyncio.timeout(10):
-            while not gateway.connected:
-                await asyncio.sleep(0.02)
-            future = gateway.submit(_onramp(4))
-            ((cmd, pending),) = await engine.next_batch(10)
-            pending.set_result([])
-            assert await future == [] and cmd.amount == 4
-    finally:
-        await engine.aclose()
-        await gateway.close()
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
+    with private_redis(tmp_path) as server:
+        names = Names("restart")
+        engine = RedisEngine(server.url, market_uid=lambda s: 0, names=names)
+        gateway = RedisGateway(server.url, names=names)
+        try:
+            await engine.start()
+            await gateway.start()
+            server.stop()
+            async with asyncio.timeout(5):
+                while gateway.connected:
+                    await asyncio.sleep(0.01)
+            with pytest.raises(Unavailable):
+                gateway.submit(_onramp(1))
+            server.start()
+            async with asyncio.timeout(10):
+                while not gateway.connected:
+                    await asyncio.sleep(0.02)
+                future = gateway.submit(_onramp(4))
+                ((cmd, pending),) = await engine.next_batch(10)
+                pending.set_result([])
+                assert await future == [] and cmd.amount == 4
+        finally:
+            await engine.aclose()
+            await gateway.close()
 
 
 async def test_redelivered_duplicate_is_answered_with_the_original_events(parts: Any) -> None:

@@ -10,7 +10,6 @@ A WebSocket reader on the gateway the fault spares must keep its feed throughout
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import urllib.error
 import urllib.request
@@ -25,7 +24,7 @@ from bench.redis_server import RedisServer, free_port
 from exchange.client import Client, ExchangeError
 from exchange.cluster import Cluster, wait_healthy
 from exchange.wsclient import WsClient
-from tests.conftest import start_redis
+from tests.conftest import private_redis
 from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
 
 SOL = "SOL_USDC"
@@ -34,10 +33,8 @@ SOL = "SOL_USDC"
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own: one test restarts it."""
-    server = start_redis(tmp_path / "redis")
-    yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    with private_redis(tmp_path / "redis") as server:
+        yield server
 
 
 @pytest.fixture
