@@ -66,8 +66,7 @@ def build_place(app: web.Application, user: int, body: schemas.PlaceOrderBody) -
 async def _order_reply(app: web.Application, cmd: PlaceOrder | CancelOrder | AmendOrder) -> Json:
     events = await execute(app, cmd)
     venue = app[VENUE]
-    order = next(e.order for e in events if hasattr(e, "order"))  # the command's own order comes first
-    return reply_order(events, order.order_id, venue.markets[cmd.symbol], venue.assets)
+    return reply_order(events, venue.markets[cmd.symbol], venue.assets)
 
 
 def _ref(app: web.Application, body: schemas.OrderRefBody) -> tuple[str, int | None, str | None]:

@@ -54,13 +54,19 @@ def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
     }
 
 
-def reply_order(events: Iterable[Event], order_id: int, m: Market, assets: dict[str, Asset]) -> Json:
-    """The order as this command left it, with the fills this command made."""
+def reply_order(events: Iterable[Event], m: Market, assets: dict[str, Asset]) -> Json:
+    """The order as this command left it, with the fills this command made: the command's own
+    order is the first one its events name (a taker's makers come after it)."""
     state: OrderState | None = None
+    order_id: int | None = None
     fills: list[Json] = []
     for event in events:
         order = getattr(event, "order", None)
-        if order is None or order.order_id != order_id:
+        if order is None:
+            continue
+        if order_id is None:
+            order_id = order.order_id
+        elif order.order_id != order_id:
             continue
         state = order
         if isinstance(event, OrderFilled):
