@@ -82,8 +82,8 @@ def setup_pages(app: web.Application) -> None:
     r.add_static("/static", STATIC)
 
 
-def _context(request: web.Request, page: str, **extra: Any) -> dict[str, Any]:
-    session = session_from_cookie(request)
+def _context(request: web.Request, page: str, session: Session | None, **extra: Any) -> dict[str, Any]:
+    """What every template gets; ``session``: the caller's, already read by the handler."""
     return {
         "page": page,
         "path": request.path,
@@ -104,7 +104,9 @@ def _safe_next(raw: str | None) -> str:
 async def markets_page(request: web.Request) -> web.Response:
     markets = request.app[VENUE].markets
     rows = [{"market": market_json(markets[s]), **t} for s, t in _tickers(request).items()]
-    return aiohttp_jinja2.render_template("markets.html", request, _context(request, "markets", rows=rows))
+    return aiohttp_jinja2.render_template(
+        "markets.html", request, _context(request, "markets", session_from_cookie(request), rows=rows)
+    )
 
 
 async def trade_redirect(request: web.Request) -> web.Response:
@@ -131,7 +133,7 @@ async def trade_page(request: web.Request) -> web.Response:
     data = {"market": market, "book": book, "balances": balances, "openOrders": orders,
             "signedIn": session is not None}  # fmt: skip
     ctx = _context(
-        request, "trade", symbol=symbol, market=market, ticker=ticker, book=book, trades=trades,
+        request, "trade", session, symbol=symbol, market=market, ticker=ticker, book=book, trades=trades,
         balances=balances, open_orders=orders, available=spend, page_json=page_data.script_json(data),
         fee_text=_fee_text(market), tickers=list(tickers.values()),
     )  # fmt: skip
@@ -173,7 +175,7 @@ def _auth_page(request: web.Request, page: str) -> web.Response:
     target = _safe_next(request.query.get("next"))
     if session_from_cookie(request) is not None:
         raise web.HTTPFound(target)
-    ctx = _context(request, page, next=target, next_query=quote(target, safe="/"))
+    ctx = _context(request, page, None, next=target, next_query=quote(target, safe="/"))
     return aiohttp_jinja2.render_template("auth.html", request, ctx)
 
 
@@ -188,14 +190,14 @@ async def account_page(request: web.Request) -> web.Response:
     key_rows = [{"apiKey": k.api_key, "createdAt": k.created_at} for k in keys]
     data = {"balances": balances}  # what static/js/account.js reads
     ctx = _context(
-        request, "account", balances=balances, api_keys=key_rows, assets=list(venue.assets),
+        request, "account", session, balances=balances, api_keys=key_rows, assets=list(venue.assets),
         onramp_limits=page_data.onramp_limits(venue), page_json=page_data.script_json(data),
     )  # fmt: skip
     return aiohttp_jinja2.render_template("account.html", request, ctx)
 
 
 def _not_found(request: web.Request, message: str) -> web.Response:
-    ctx = _context(request, "notfound", message=message)
+    ctx = _context(request, "notfound", session_from_cookie(request), message=message)
     return aiohttp_jinja2.render_template("404.html", request, ctx, status=404)
 
 
