@@ -19,9 +19,9 @@ from exchange.web.wire import balances_json, order_json, ticker_json, trade_json
 
 Json = dict[str, Any]
 
-#: Levels per side the book widget shows (the page and the script agree on it).
+#: Levels per side the book widget shows; the trade page tells its script (bookRows).
 BOOK_LEVELS = 20
-#: Trades the recent-trades widget shows.
+#: Trades the recent-trades widget shows (tradeRows to the script).
 TRADE_ROWS = 50
 
 

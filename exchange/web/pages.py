@@ -131,7 +131,8 @@ async def trade_page(request: web.Request) -> web.Response:
     spend = {b["asset"]: b["available"] for b in balances}
     # Only what static/js/trade.js reads; the rest of the page is already in the HTML.
     data = {"market": market, "book": book, "balances": balances, "openOrders": orders,
-            "signedIn": session is not None}  # fmt: skip
+            "signedIn": session is not None, "bookRows": page_data.BOOK_LEVELS,
+            "tradeRows": page_data.TRADE_ROWS}  # fmt: skip
     ctx = _context(
         request, "trade", session, symbol=symbol, market=market, ticker=ticker, book=book, trades=trades,
         balances=balances, open_orders=orders, available=spend, page_json=page_data.script_json(data),

@@ -4,8 +4,11 @@
 import { CandlestickSeries, HistogramSeries, createChart } from "/static/vendor/lightweight-charts.mjs";
 import { get } from "./api.js";
 import { decimalsOf } from "./format.js";
-import { DOWN, UP, chartTheme } from "./theme.js";
+import { DOWN, LINE, UP, alpha, chartTheme } from "./theme.js";
 import { socket } from "./ws.js";
+
+const VOLUME_UP = alpha(UP, 0.45);
+const VOLUME_DOWN = alpha(DOWN, 0.45);
 
 const HISTORY = 500;
 
@@ -17,10 +20,10 @@ export class CandleChart {
     this.chart = createChart(el, {
       ...chartTheme(),
       autoSize: true,
-      rightPriceScale: { borderColor: "#2b3139" },
+      rightPriceScale: { borderColor: LINE },
       // Wide bars and a little room on the right: a young market has few candles, and they
       // should read as candles, not hairlines against the price scale.
-      timeScale: { borderColor: "#2b3139", timeVisible: true, secondsVisible: false, barSpacing: 9, rightOffset: 4 },
+      timeScale: { borderColor: LINE, timeVisible: true, secondsVisible: false, barSpacing: 9, rightOffset: 4 },
     });
     const precision = decimalsOf(market.tickSize);
     this.candles = this.chart.addSeries(CandlestickSeries, {
@@ -142,5 +145,5 @@ function toBar(k) {
 
 function volumeBar(bar, volume) {
   return { time: bar.time, value: Number(volume),
-    color: bar.close >= bar.open ? "rgba(14,203,129,0.45)" : "rgba(246,70,93,0.45)" };
+    color: bar.close >= bar.open ? VOLUME_UP : VOLUME_DOWN };
 }

@@ -3,7 +3,7 @@
 // is a stepped area series whose x values must be strictly ascending and unique.
 import { AreaSeries, LineType, createOptionsChart } from "/static/vendor/lightweight-charts.mjs";
 import { decimalsOf, fromUnits } from "./format.js";
-import { chartTheme } from "./theme.js";
+import { DOWN, UP, alpha, chartTheme } from "./theme.js";
 
 const LEVELS = 150; // per side: the chart stays readable and cheap to redraw
 
@@ -24,10 +24,9 @@ export class DepthChart {
     });
     const common = { lineType: LineType.WithSteps, lineWidth: 2, priceLineVisible: false, lastValueVisible: false,
       priceFormat: { type: "volume" } };
-    this.bids = this.chart.addSeries(AreaSeries, { ...common, lineColor: "#0ecb81",
-      topColor: "rgba(14,203,129,0.35)", bottomColor: "rgba(14,203,129,0.05)" });
-    this.asks = this.chart.addSeries(AreaSeries, { ...common, lineColor: "#f6465d",
-      topColor: "rgba(246,70,93,0.35)", bottomColor: "rgba(246,70,93,0.05)" });
+    const side = (color) => ({ ...common, lineColor: color, topColor: alpha(color, 0.35), bottomColor: alpha(color, 0.05) });
+    this.bids = this.chart.addSeries(AreaSeries, side(UP));
+    this.asks = this.chart.addSeries(AreaSeries, side(DOWN));
     this.scheduled = false;
     book.onChange(() => this.schedule());
     this.render();

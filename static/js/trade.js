@@ -13,7 +13,6 @@ import { TradesView } from "./trades.js";
 const data = pageData();
 const symbol = document.body.dataset.symbol;
 const market = data.market;
-const BOOK_ROWS = data.book.bids.length > 20 || data.book.asks.length > 20 ? 40 : 20;
 
 function startWidget(name, make) {
   // One broken widget (say, a canvas the browser refuses) must not take the others down.
@@ -26,11 +25,11 @@ function startWidget(name, make) {
 }
 
 const book = new LocalBook(symbol, market);
-startWidget("book", () => new BookView(book, BOOK_ROWS));
+startWidget("book", () => new BookView(book, data.bookRows));
 book.preload(data.book);
 book.start();
 startWidget("ticker", () => new TickerView(symbol, market));
-startWidget("trades", () => new TradesView(symbol, 50));
+startWidget("trades", () => new TradesView(symbol, data.tradeRows));
 startWidget("chart", () => new CandleChart(document.getElementById("chart"), symbol, market));
 startWidget("depth", () => new DepthChart(document.getElementById("depth-chart"), book, market));
 setupTabs();
