@@ -14,6 +14,7 @@ Rules of ``verify`` (checked in this order, the first failure is the reason):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -34,16 +35,40 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+_BLOCK: Final = 64  # SHA-256's block size
+_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
+_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyed(secret: str) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """SHA-256 states that have absorbed HMAC's inner and outer key pads (RFC 2104), per secret.
+
+    Copying them costs ~0.1 us each, where ``hmac.digest`` derives both pads and sets up
+    OpenSSL's HMAC afresh per call: ~1.7 us alone and ~6 us inside the busy server, the largest
+    single cost of a signed request. Only a secret the caller already holds is looked up here
+    (the server asks its key table first), so a revoked key's pads are merely unused.
+    """
+    key = _encode(secret)
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
 def signature(secret: str, timestamp: int | str, method: str, path_with_query: str, body: bytes | str) -> str:
     """The lowercase hex HMAC-SHA256 of ``timestamp + METHOD + path_with_query + body`` under ``secret``.
 
     The HMAC runs over bytes so a body is signed exactly as sent; for a UTF-8 text body this equals
     signing the decoded string.
     """
-    body_bytes = body if isinstance(body, bytes) else _encode(body)
-    message = _encode(f"{timestamp}{method.upper()}{path_with_query}") + body_bytes
-    # One-shot hmac.digest runs wholly in C: a few microseconds less than hmac.new + update.
-    return hmac.digest(_encode(secret), message, hashlib.sha256).hex()
+    inner_pad, outer_pad = _keyed(secret)
+    inner = inner_pad.copy()
+    inner.update(_encode(f"{timestamp}{method.upper()}{path_with_query}"))
+    inner.update(body if isinstance(body, bytes) else _encode(body))
+    outer = outer_pad.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 def ws_auth_signature(secret: str, timestamp: int) -> str:
