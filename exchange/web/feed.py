@@ -13,7 +13,7 @@ It runs as a bus listener after ``MarketData.apply``, so update ids and candles 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -34,6 +34,9 @@ from exchange.domain.markets import Market
 from exchange.service.hub import Hub
 from exchange.service.marketdata import INTERVALS, MarketData
 from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
+
+OrderEvent = OrderAccepted | OrderFilled | OrderCanceled | OrderExpired | OrderAmended
+_ORDER_KINDS = frozenset(ORDER_EVENTS)
 
 #: Levels per side in a depthSnapshot: the whole book of any realistic market.
 SNAPSHOT_LEVELS = 5000
@@ -67,26 +70,33 @@ class Feed:
         self._candle: dict[tuple[str, str], int] = {}
 
     def apply(self, events: Sequence[Event]) -> None:
+        # type() identity, not isinstance chains: this runs for every event of every command
+        # (event classes are final), and mostly finds nobody to tell.
         traded: set[str] = set()
         watching = self.hub.watching
         for e in events:
-            if isinstance(e, BookChanged):
-                if watching(e.symbol):
-                    self._book(e)
-                else:  # nobody to tell; a new subscriber starts from a snapshot anyway
-                    self._merges.pop(e.symbol, None)
-                    self._best.pop(e.symbol, None)
-            elif isinstance(e, TradeExecuted):
-                if watching(e.symbol):
-                    traded.add(e.symbol)
-                    self._trade(e)
-            elif isinstance(e, ORDER_EVENTS):
-                self._order(e)
-            elif isinstance(e, BalanceChanged):
-                self._balance(e)
+            kind = type(e)
+            if kind is BookChanged:
+                self._on_book(cast(BookChanged, e))
+            elif kind is BalanceChanged:
+                self._balance(cast(BalanceChanged, e))
+            elif kind in _ORDER_KINDS:
+                self._order(cast(OrderEvent, e))
+            elif kind is TradeExecuted:
+                trade = cast(TradeExecuted, e)
+                if watching(trade.symbol):
+                    traded.add(trade.symbol)
+                    self._trade(trade)
         for symbol in traded:
             self._after_trades(symbol, events[-1].ts)
         self.hub.flush()
+
+    def _on_book(self, e: BookChanged) -> None:
+        if self.hub.watching(e.symbol):
+            self._book(e)
+        else:  # nobody to tell; a new subscriber starts from a snapshot anyway
+            self._merges.pop(e.symbol, None)
+            self._best.pop(e.symbol, None)
 
     # -- market streams --------------------------------------------------------------------
     def _book(self, e: BookChanged) -> None:
@@ -177,7 +187,7 @@ class Feed:
         return frame(stream, data)
 
     # -- private streams -------------------------------------------------------------------
-    def _order(self, e: OrderAccepted | OrderFilled | OrderCanceled | OrderExpired | OrderAmended) -> None:
+    def _order(self, e: OrderEvent) -> None:
         state = e.order
         topic = f"orders:{state.user_id}"
         if not self.hub.has(topic):

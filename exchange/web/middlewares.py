@@ -43,4 +43,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def _not_json(request: web.Request) -> bool:
+    # The usual header first: parsing it (and building the path) costs every order ~1 us.
+    if request.headers.get("Content-Type") == "application/json":
+        return False
     return request.path.startswith("/api/") and request.content_type != "application/json"

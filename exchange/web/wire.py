@@ -14,21 +14,23 @@ Json = dict[str, Any]
 
 
 def order_json(state: OrderState, m: Market, fills: list[Json] | None = None) -> Json:
+    # Enum members go in as they are: they are StrEnums, which orjson writes as their text, and
+    # ``.value`` is a Python-level descriptor (~0.25 us each, five per order answer).
     price, qty = state.price, state.quantity
     body: Json = {
         "orderId": str(state.order_id),
         "clientOrderId": state.client_order_id,
         "symbol": state.symbol,
-        "side": state.side.value,
-        "type": state.type.value,
-        "timeInForce": state.time_in_force.value,
+        "side": state.side,
+        "type": state.type,
+        "timeInForce": state.time_in_force,
         "price": m.price.format(price) if price is not None else None,
         "quantity": m.qty.format(qty) if qty is not None else None,
         "executedQty": m.qty.format(state.executed_qty),
         "executedQuoteQty": m.quote.format(state.executed_quote),
-        "status": state.status.value,
+        "status": state.status,
         "postOnly": state.post_only,
-        "selfTradePrevention": state.stp.value,
+        "selfTradePrevention": state.stp,
         "fills": fills if fills is not None else [],
         "createdAt": state.created_at,
         "updatedAt": state.updated_at,
@@ -43,13 +45,13 @@ def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
         "tradeId": str(fill.trade_id),
         "orderId": str(fill.order.order_id),
         "symbol": m.symbol,
-        "side": fill.order.side.value,
+        "side": fill.order.side,
         "price": m.price.format(fill.price),
         "quantity": m.qty.format(fill.quantity),
         "quoteQuantity": m.quote.format(fill.quote_quantity),
         "fee": assets[fill.fee_asset].format(fill.fee),
         "feeAsset": fill.fee_asset,
-        "role": fill.role.value,
+        "role": fill.role,
         "timestamp": fill.ts,
     }
 
