@@ -123,6 +123,9 @@ class Hub:
         #: Subscribed topics per market (``trade@SOL_USDC`` counts for ``SOL_USDC``), so a
         #: publisher can skip all work for a market nobody watches.
         self._markets: dict[str, int] = {}
+        #: Private topics (``orders:42``, ``balances:42``) that have a subscriber: while none
+        #: has, a publisher skips building the topic name for every order and balance event.
+        self.private_topics = 0
         self._pending: set[Outbox] = set()
         self.frames_offered = 0
         self.evicted = 0
@@ -158,6 +161,8 @@ class Hub:
     def _count(self, topic: str, delta: int) -> None:
         _, at, rest = topic.partition("@")
         if not at:  # a private topic
+            if len(self._topics[topic]) == (1 if delta > 0 else 0):  # its first or last subscriber
+                self.private_topics += delta
             if self.on_private is not None:
                 self.on_private(topic, delta)
             return

@@ -73,15 +73,17 @@ class Feed:
         # type() identity, not isinstance chains: this runs for every event of every command
         # (event classes are final), and mostly finds nobody to tell.
         traded: set[str] = set()
-        watching = self.hub.watching
+        watching, private = self.hub.watching, self.hub.private_topics
         for e in events:
             kind = type(e)
             if kind is BookChanged:
                 self._on_book(cast(BookChanged, e))
             elif kind is BalanceChanged:
-                self._balance(cast(BalanceChanged, e))
+                if private:
+                    self._balance(cast(BalanceChanged, e))
             elif kind in _ORDER_KINDS:
-                self._order(cast(OrderEvent, e))
+                if private:
+                    self._order(cast(OrderEvent, e))
             elif kind is TradeExecuted:
                 trade = cast(TradeExecuted, e)
                 if watching(trade.symbol):

@@ -102,3 +102,18 @@ def test_local_book_applies_diffs_drops_stale_ones_and_detects_gaps() -> None:
     assert book.levels() == ([["9.50", "3"]], [["11.00", "1"]]) and book.last_u == 6
     with pytest.raises(GapError):
         book.apply({"U": 8, "u": 8, "b": [], "a": []})
+
+
+def test_private_topics_count_topics_with_a_subscriber_not_subscriptions() -> None:
+    hub, a, b = Hub(), Socket().outbox(), Socket().outbox()
+    hub.subscribe("orders:1", a)
+    hub.subscribe("orders:1", b)
+    hub.subscribe("balances:1", a)
+    hub.subscribe("depth@X", a)
+    assert hub.private_topics == 2
+    hub.unsubscribe("orders:1", a)
+    assert hub.private_topics == 2  # b still listens
+    hub.drop(b)
+    assert hub.private_topics == 1
+    hub.drop(a)
+    assert hub.private_topics == 0 and not hub.watching("X")
