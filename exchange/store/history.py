@@ -2,7 +2,10 @@
 
 A projection of engine events, never the source of truth: the journal is. ``last_seq`` (stored
 in the same transaction as the rows it covers) tells the start-up code where to resume the
-replay; events at or below it are ignored, so a replay that overlaps changes nothing.
+replay; events at or below it are ignored, so a replay that overlaps changes nothing. A history
+ahead of the journal (the journal's unsynced tail lost with ``--fsync off``, or a ``--no-journal``
+run on the same data dir) is rolled back to the engine's state at start (``roll_back``), since the
+engine then gives those seqs and ids out again.
 
 Schema (one file, WAL, ``synchronous=NORMAL``: a power cut may lose the newest transactions
 but never tears one, and the journal replay brings them back):
@@ -39,7 +42,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, NamedTuple, cast
@@ -205,6 +208,25 @@ def _write(conn: sqlite3.Connection, batch: _Batch) -> None:
     conn.execute("COMMIT")
 
 
+def _delete_after(
+    conn: sqlite3.Connection, seq: int, next_order_id: int, next_trade_id: int, open_order_ids: list[int]
+) -> int:
+    """``History.roll_back``'s deletes and the new ``last_seq``, in one transaction; on the writer thread."""
+    before = conn.total_changes
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM trades WHERE trade_id >= ?", (next_trade_id,))
+        conn.execute("DELETE FROM fills WHERE trade_id >= ?", (next_trade_id,))
+        conn.execute("DELETE FROM orders WHERE order_id >= ?", (next_order_id,))
+        conn.executemany("DELETE FROM orders WHERE order_id = ?", ((i,) for i in open_order_ids))
+        conn.execute(_SET_LAST_SEQ, (seq,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return conn.total_changes - before - 1  # the meta row is not one of the history's rows
+
+
 class History:
     """Closed orders, fills and trades, durable and unbounded; see the module docstring."""
 
@@ -269,6 +291,25 @@ class History:
         self._accepted_seq = top
         if self._pending_rows > MAX_PENDING_ROWS:
             self.flush()
+
+    def roll_back(
+        self, seq: int, next_order_id: int, next_trade_id: int, open_order_ids: Iterable[int]
+    ) -> int:
+        """Forget every row written after ``seq``, given the engine's state at ``seq``; the
+        number of rows deleted. For a start whose journal ends before the history does (its
+        unsynced tail lost with ``--fsync off``, or a ``--no-journal`` run on this data dir):
+        the engine then reuses those seqs and ids, and the history would otherwise skip the new
+        events as already held and keep rows for orders and trades that never happened.
+
+        What a row after ``seq`` can be: a trade or fill with a trade id the engine has not
+        given out yet, or an order closed after ``seq``, which is one the engine has not created
+        yet or still holds open (a closed order never changes again). Call before any ``apply``."""
+        assert self._accepted_seq == self._last_seq, "roll back only before applying anything"
+        deleted = self._executor.submit(
+            _delete_after, self._conn, seq, next_order_id, next_trade_id, list(open_order_ids)
+        ).result()
+        self._last_seq = self._accepted_seq = self._handed_seq = seq
+        return deleted
 
     def advance(self, seq: int) -> None:
         """Every command up to ``seq`` has been applied: one that made no event (a cancel-all

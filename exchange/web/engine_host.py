@@ -88,7 +88,7 @@ async def _engine_task(app: web.Application) -> AsyncIterator[None]:
         log.warning("history ends at seq %d, before the snapshot at %d: those rows are missing",
                     history.last_seq, engine.last_seq)  # fmt: skip
     _replay(app, journal, history)
-    history.advance(engine.last_seq)
+    _align_history(history, engine)
     source = app[SOURCE]
     source.add_listener(history.apply)
     snapshotter = _snapshotter(app, journal, history)
@@ -179,6 +179,19 @@ def _restore(app: web.Application, directory: Path) -> None:
     app[USERDATA].restore(snap.userdata)
     app[RUNNER].last_ts = snap.ts
     log.info("restored the snapshot at seq %d in %.2f s", snap.seq, time.perf_counter() - started)
+
+
+def _align_history(history: History, engine: Engine) -> None:
+    """After the replay the history stands exactly at the engine's seq. If it was ahead, it
+    holds rows the journal does not (the journal's unsynced tail was lost with ``--fsync off``,
+    or a ``--no-journal`` run used this data dir): the journal is the truth, so those rows go."""
+    ahead = history.last_seq
+    if ahead > engine.last_seq:
+        at = engine.last_seq
+        dropped = history.roll_back(at, engine.next_order_id, engine.next_trade_id, engine.orders)
+        log.warning("history was ahead of the journal (seq %d > %d): %d rows after seq %d dropped",
+                    ahead, engine.last_seq, dropped, engine.last_seq)  # fmt: skip
+    history.advance(engine.last_seq)
 
 
 def _replay(app: web.Application, journal: Journal, history: History) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from exchange.client import Client, ExchangeError
+from exchange.config import load_venue
+from exchange.domain.events import OrderState
 from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
 
 SOL = "SOL_USDC"
@@ -20,8 +24,8 @@ PASSWORD = "correct horse battery"
 
 
 class Server:
-    def __init__(self, data: Path, fsync: str, snapshot_every: int = 100_000) -> None:
-        self.data, self.fsync, self.snapshot_every = data, fsync, snapshot_every
+    def __init__(self, data: Path, fsync: str, snapshot_every: int = 100_000, *extra: str) -> None:
+        self.data, self.fsync, self.snapshot_every, self.extra = data, fsync, snapshot_every, extra
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -29,7 +33,7 @@ class Server:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port), "--data-dir",
                str(self.data), "--fsync", self.fsync, "--no-bot",
-               "--snapshot-every", str(self.snapshot_every)]  # fmt: skip
+               "--snapshot-every", str(self.snapshot_every), *self.extra]  # fmt: skip
         log = self.data / "server.log"
         with log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -178,3 +182,40 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(
 
     asyncio.run(check())
     server.stop(signal.SIGTERM)
+
+
+async def _closed_orders(url: str, keys: dict[str, tuple[str, str]], price: str, n: int) -> list[str]:
+    """``n`` buys at ``price``, each canceled: ``n`` closed orders; their ids."""
+    async with await _user(url, "carol", keys) as carol:
+        await carol.onramp("USDC", "1000")
+        ids = [(await carol.place_order(SOL, "buy", price=price, quantity="1"))["orderId"] for _ in range(n)]
+        for order_id in ids:
+            await carol.cancel_order(SOL, order_id)
+        return ids
+
+
+def test_a_history_ahead_of_the_journal_is_rolled_back_to_it(tmp_path: Path) -> None:
+    """A ``--no-journal`` run leaves history rows no journal holds (as a lost unsynced tail
+    does with ``--fsync off``). The next start replays the journal (empty here) and reuses those
+    seqs and order ids: the history must drop the old rows and record the new ones."""
+    keys: dict[str, tuple[str, str]] = {}
+    first = Server(tmp_path, "batch", 100_000, "--no-journal")
+    first.start()
+    old_ids = asyncio.run(_closed_orders(first.url, keys, "10", 5))
+    assert first.stop(signal.SIGTERM) == 0
+    second = Server(tmp_path, "batch")
+    second.start()
+    new_ids = asyncio.run(_closed_orders(second.url, keys, "11", 3))
+    assert second.stop(signal.SIGTERM) == 0
+    assert new_ids == old_ids[:3]  # the same ids, given out again
+    conn = sqlite3.connect(tmp_path / "history.sqlite3")
+    try:
+        rows = conn.execute("SELECT order_id, body FROM orders ORDER BY order_id").fetchall()
+        last_seq = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
+    finally:
+        conn.close()
+    assert [str(order_id) for order_id, _ in rows] == new_ids  # none of the first run's rows is left
+    eleven = load_venue().markets[SOL].price.parse("11")
+    assert [msgspec.msgpack.decode(body, type=OrderState).price for _, body in rows] == [eleven] * 3
+    assert last_seq == 1 + 2 * len(new_ids)  # one onramp, then a place and a cancel per order
+    assert "history was ahead of the journal" in (tmp_path / "server.log").read_text()

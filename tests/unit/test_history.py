@@ -30,10 +30,15 @@ BTC = "BTC_USDC"
 USERS = (1, 2, 3)
 
 
-def market_day() -> tuple[Harness, list[list[Event]]]:
-    """Fills, partial fills, cancels, an IOC expiry and trades on two markets; one list per command."""
+#: The engine as a command left it: (seq, next order id, next trade id, open order ids).
+Mark = tuple[int, int, int, list[int]]
+
+
+def market_day(marks: list[Mark] | None = None) -> tuple[Harness, list[list[Event]]]:
+    """Fills, partial fills, cancels, an IOC expiry and trades on two markets; one list per command
+    (and, into ``marks``, the engine's ids after each)."""
     h = Harness.funded(USERS, SOL="1000", BTC="10", USDC="1000000")
-    log: list[list[Event]] = []
+    log = _Log(h, marks)
     log.append(h.place(1, "sell", "100", "2"))  # order 1
     log.append(h.place(2, "buy", "100", "3"))  # order 2: fills order 1, rests 1
     log.append(h.cancel(2, 2))  # order 2 canceled, partly filled
@@ -45,7 +50,19 @@ def market_day() -> tuple[Harness, list[list[Event]]]:
     log.append(h.place(1, "buy", None, "2"))  # order 8: market, fills 6 and 7
     log.append(h.place(3, "buy", "50000", "0.06", symbol=BTC))  # order 9: fills the rest of order 3
     log.append(h.place(1, "sell", "200", "1"))  # order 10: stays open
-    return h, log
+    return h, list(log)
+
+
+class _Log(list[list[Event]]):
+    def __init__(self, h: Harness, marks: list[Mark] | None) -> None:
+        super().__init__()
+        self.h, self.marks = h, marks
+
+    def append(self, events: list[Event]) -> None:
+        super().append(events)
+        if self.marks is not None:
+            e = self.h.engine
+            self.marks.append((self.h.seq, e.next_order_id, e.next_trade_id, list(e.orders)))
 
 
 def flat(log: list[list[Event]]) -> list[Event]:
@@ -366,3 +383,45 @@ def test_a_large_batch_lands_whole_through_the_chunked_inserts(hist: History, db
     assert hist.closed_orders(2, None, 1000) == expected_closed(events, 2)
     assert hist.fills(1, None, 1000) == expected_fills(events, 1)
     assert rows["meta"] == [("last_seq", events[-1].seq)]
+
+
+def test_roll_back_leaves_exactly_the_rows_of_the_state_it_rolls_back_to(tmp_path: Path) -> None:
+    """A history fed the whole day, rolled back to the engine's ids after command k, equals a
+    history fed only the first k commands: row for row, ``last_seq`` included."""
+    marks: list[Mark] = []
+    _, log = market_day(marks)
+    for k, (seq, next_order, next_trade, open_ids) in enumerate(marks):
+        full_path, part_path = tmp_path / f"full{k}.sqlite3", tmp_path / f"part{k}.sqlite3"
+        full, part = History.open(full_path), History.open(part_path)
+        apply_all(full, log)
+        apply_all(part, log[: k + 1])
+        full.close(), part.close()
+        ahead = History.open(full_path)
+        extra = sum(len(rows) for rows in table_rows(full_path).values()) - sum(
+            len(rows) for rows in table_rows(part_path).values()
+        )
+        assert ahead.roll_back(seq, next_order, next_trade, open_ids) == extra
+        assert ahead.last_seq == seq
+        ahead.close()
+        assert table_rows(full_path) == table_rows(part_path), f"after command {k}"
+        assert History.open(full_path).last_seq == seq  # the rollback is durable
+
+
+def test_events_after_a_roll_back_are_written_again(db: Path) -> None:
+    """The engine reuses the seqs and ids after the point rolled back to; the history must take
+    them, not skip them as already held."""
+    marks: list[Mark] = []
+    _, log = market_day(marks)
+    hist = History.open(db)
+    apply_all(hist, log)
+    hist.close()
+    hist = History.open(db)
+    hist.roll_back(*marks[1])
+    apply_all(hist, log[2:])
+    hist.sync()
+    assert hist.last_seq == marks[-1][0]
+    events = flat(log)
+    for user in USERS:
+        assert hist.closed_orders(user, None, 100) == expected_closed(events, user)
+        assert hist.fills(user, None, 100) == expected_fills(events, user)
+    hist.close()
