@@ -47,7 +47,7 @@ from exchange.domain.events import (
     BookChanged,
     Event,
     Onramped,
-    OrderAccepted,
+    OrderEvent,
     OrderRejected,
     TradeExecuted,
 )
@@ -105,7 +105,6 @@ QueryAnswer = Callable[[str, bytes], Awaitable[Any]]
 # Where publish sends each event, by exact type (final classes; every command passes here):
 # per market, per user by its order, per user by its account. OrderRejected goes nowhere.
 _MARKET_EVENTS = frozenset((BookChanged, TradeExecuted))
-_ORDER_EVENTS = frozenset(ORDER_EVENTS)
 _ACCOUNT_EVENTS = frozenset((BalanceChanged, Onramped))
 
 
@@ -287,8 +286,8 @@ class RedisEngine:
             kind = type(e)
             if kind in _MARKET_EVENTS:
                 by_market.setdefault(cast(BookChanged, e).symbol, []).append(e)
-            elif kind in _ORDER_EVENTS:
-                by_user.setdefault(cast(OrderAccepted, e).order.user_id, []).append(e)
+            elif kind in ORDER_EVENTS:
+                by_user.setdefault(cast(OrderEvent, e).order.user_id, []).append(e)
             elif kind in _ACCOUNT_EVENTS:
                 by_user.setdefault(cast(BalanceChanged, e).user_id, []).append(e)
         queued, names = self._events, self.names

@@ -150,7 +150,9 @@ class Onramped(Event, frozen=True, tag="onramped", gc=False):
 
 
 #: The events about one order (each has ``order``): what a user's ``orders`` stream carries.
-ORDER_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderExpired, OrderAmended)
+#: A set of exact types: consumers test ``type(e) in ORDER_EVENTS`` (the classes are final).
+OrderEvent = OrderAccepted | OrderFilled | OrderCanceled | OrderExpired | OrderAmended
+ORDER_EVENTS = frozenset((OrderAccepted, OrderFilled, OrderCanceled, OrderExpired, OrderAmended))
 
 AnyEvent = (
     OrderAccepted | OrderRejected | TradeExecuted | OrderFilled | OrderCanceled

@@ -23,10 +23,7 @@ from exchange.domain.events import (
     BalanceChanged,
     BookChanged,
     Event,
-    OrderAccepted,
-    OrderAmended,
-    OrderCanceled,
-    OrderExpired,
+    OrderEvent,
     OrderFilled,
     TradeExecuted,
 )
@@ -34,9 +31,6 @@ from exchange.domain.markets import Market
 from exchange.service.hub import Hub
 from exchange.service.marketdata import INTERVALS, MarketData
 from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
-
-OrderEvent = OrderAccepted | OrderFilled | OrderCanceled | OrderExpired | OrderAmended
-_ORDER_KINDS = frozenset(ORDER_EVENTS)
 
 #: Levels per side in a depthSnapshot: the whole book of any realistic market.
 SNAPSHOT_LEVELS = 5000
@@ -81,7 +75,7 @@ class Feed:
             elif kind is BalanceChanged:
                 if private:
                     self._balance(cast(BalanceChanged, e))
-            elif kind in _ORDER_KINDS:
+            elif kind in ORDER_EVENTS:
                 if private:
                     self._order(cast(OrderEvent, e))
             elif kind is TradeExecuted:
