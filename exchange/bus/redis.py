@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import secrets
@@ -111,16 +112,11 @@ async def close_quietly(*conns: Any) -> None:
                 log.debug("closing a broken Redis connection failed", exc_info=True)
 
 
-_DECODERS: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
-
-
+@functools.cache
 def _decoder(result_type: Any) -> msgspec.msgpack.Decoder[Any]:
     """One typed decoder per query result type, built once (msgspec's advice: decode(type=...)
     sets up the type on every call, and every read over the bus comes through here)."""
-    decoder = _DECODERS.get(result_type)
-    if decoder is None:
-        decoder = _DECODERS[result_type] = msgspec.msgpack.Decoder(result_type)
-    return decoder
+    return msgspec.msgpack.Decoder(result_type)
 
 
 class _Waiting:
