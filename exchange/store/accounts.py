@@ -365,8 +365,7 @@ class Accounts:
         user_id = await self._run(self._db.insert_user, username, password)
         if user_id is None:
             raise taken
-        self._usernames[user_id] = username
-        self._ids_by_name[username.lower()] = user_id
+        self._remember(user_id, username)
         return User(user_id, username)
 
     async def login(self, username: str, password: str) -> User | None:
@@ -382,6 +381,11 @@ class Accounts:
     def username(self, user_id: int) -> str | None:
         """The username of ``user_id``, or None if there is no such user."""
         return self._usernames.get(user_id)
+
+    def _remember(self, user_id: int, username: str) -> None:
+        """Both name indexes, as the user registered the name."""
+        self._usernames[user_id] = username
+        self._ids_by_name[username.lower()] = user_id
 
     # -- sessions ---------------------------------------------------------------------------
 

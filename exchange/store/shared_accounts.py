@@ -44,16 +44,13 @@ class SharedAccounts(Accounts):
             row = self._read("SELECT username FROM users WHERE id = ?", (user_id,))
             if row is not None:
                 name = str(row[0])
-                self._usernames[user_id] = name
-                self._ids_by_name[name.lower()] = user_id
+                self._remember(user_id, name)
         return name
 
     def _learn_user(self, username: str) -> None:
         row = self._read("SELECT id, username FROM users WHERE username = ?", (username,))
         if row is not None:  # the row has the name as it was registered: no second query
-            user_id, name = int(row[0]), str(row[1])
-            self._usernames[user_id] = name
-            self._ids_by_name[name.lower()] = user_id
+            self._remember(int(row[0]), str(row[1]))
 
     async def login(self, username: str, password: str) -> User | None:
         if username.lower() not in self._ids_by_name:
