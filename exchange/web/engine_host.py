@@ -185,13 +185,12 @@ def _align_history(history: History, engine: Engine) -> None:
     """After the replay the history stands exactly at the engine's seq. If it was ahead, it
     holds rows the journal does not (the journal's unsynced tail was lost with ``--fsync off``,
     or a ``--no-journal`` run used this data dir): the journal is the truth, so those rows go."""
-    ahead = history.last_seq
-    if ahead > engine.last_seq:
-        at = engine.last_seq
+    ahead, at = history.last_seq, engine.last_seq
+    if ahead > at:
         dropped = history.roll_back(at, engine.next_order_id, engine.next_trade_id, engine.orders)
-        log.warning("history was ahead of the journal (seq %d > %d): %d rows after seq %d dropped",
-                    ahead, engine.last_seq, dropped, engine.last_seq)  # fmt: skip
-    history.advance(engine.last_seq)
+        log.warning("history was ahead of the journal (seq %d > %d): %d rows after it dropped",
+                    ahead, at, dropped)  # fmt: skip
+    history.advance(at)
 
 
 def _replay(app: web.Application, journal: Journal, history: History) -> None:
