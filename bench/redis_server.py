@@ -71,8 +71,10 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[RedisServer]:
-    server = RedisServer()
+def running(directory: Path | None = None) -> Iterator[RedisServer]:
+    """A started server, stopped and its directory removed after."""
+    server = RedisServer(directory=directory)
+    server.dir.mkdir(parents=True, exist_ok=True)
     server.start()
     try:
         yield server

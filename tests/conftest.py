@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bench.redis_server import RedisServer, available
+from bench.redis_server import RedisServer, available, running
 from exchange import build
 
 #: Tests run on whichever engine is built; a stale compiled one is refused (make compile).
@@ -43,14 +42,8 @@ def private_redis(directory: Path) -> Iterator[RedisServer]:
         raise RuntimeError(
             "redis-server is missing: `make system-deps` installs it (apt-get install redis-server)"
         )
-    server = RedisServer(directory=directory)
-    server.dir.mkdir(parents=True, exist_ok=True)
-    server.start()
-    try:
+    with running(directory) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
