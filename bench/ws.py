@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import orjson
 from bench.lean_http import Connection, plain_request, wait_ready
 from bench.redis_server import free_port as _free_port
 from bench.rest import setup_users
+from bench.ws_probe import paced
 from bench.ws_subscribers import Crowd, delivery
 from exchange.signing import ws_auth_signature
 
@@ -193,17 +193,6 @@ async def ack_to_trade(session: aiohttp.ClientSession, url: str, creds: list[tup
 
 
 # -- 3. a crowd at a fixed order rate, with a REST probe ------------------------------------
-async def _paced(seconds: float, rate: float, step: Callable[[int], Awaitable[None]]) -> int:
-    """Call ``step(i)`` ``rate`` times a second (absolute schedule) until ``seconds`` have passed,
-    fewer if the server is slower; returns the calls made."""
-    start, i = time.perf_counter(), 0
-    while (due := start + i / rate) < start + seconds and time.perf_counter() < start + seconds:
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        await step(i)
-        i += 1
-    return i
-
-
 async def _answers(ws: Ws, counts: list[int]) -> None:
     """Reads a pipelined order connection: counts[0] answers, [1] trades made, [2] errors."""
     async for msg in ws:
@@ -233,7 +222,7 @@ async def _pump_and_probe(port: int, pid: int, conns: list[Ws], seconds: float, 
     async def order(i: int) -> None:
         await conns[i % len(conns)].send_str(PUMP[i % 2])
 
-    orders, lat = await asyncio.gather(_paced(seconds, rate, order), _probe(port, seconds))
+    orders, lat = await asyncio.gather(paced(seconds, rate, order), _probe(port, seconds))
     cpu = _shares(pid, c0)
     for _ in range(200):  # until every answer is in (at most 20 s)
         if counts[0] < orders:

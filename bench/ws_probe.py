@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 from bench.lean_http import Connection, plain_request
 
@@ -25,17 +26,28 @@ HOST = "127.0.0.1"
 PATH = "/api/v1/depth?symbol=SOL_USDC&limit=20"
 
 
+async def paced(seconds: float, rate: float, step: Callable[[int], Awaitable[None]]) -> int:
+    """Call ``step(i)`` ``rate`` times a second (absolute schedule) until ``seconds`` have passed,
+    fewer if the server is slower; returns the calls made."""
+    start, i = time.perf_counter(), 0
+    while (due := start + i / rate) < start + seconds and time.perf_counter() < start + seconds:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        await step(i)
+        i += 1
+    return i
+
+
 async def probe(port: int, seconds: float, rate: float) -> list[int]:
     conn = await Connection.open(HOST, port)
     request, out = plain_request("GET", PATH, HOST), []
-    start, i = time.perf_counter(), 0
+
+    async def look(_: int) -> None:
+        t0 = time.perf_counter_ns()
+        await conn.roundtrip(request)
+        out.append(time.perf_counter_ns() - t0)
+
     try:
-        while (due := start + i / rate) < start + seconds:
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            t0 = time.perf_counter_ns()
-            await conn.roundtrip(request)
-            out.append(time.perf_counter_ns() - t0)
-            i += 1
+        await paced(seconds, rate, look)
     finally:
         await conn.close()
     return out
