@@ -38,11 +38,13 @@ from typing import Any
 import msgspec
 
 from bench import rest
+from bench.floor import command as floor_command
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
 from bench.redis_server import free_port
 from bench.workload import FUNDING, START
 from exchange import build
 from exchange.client import Client, ExchangeError
+from exchange.cluster import serve_command
 from exchange.config import load_venue
 from exchange.domain.commands import AnyCommand, CancelOrder, Onramp, OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
@@ -217,7 +219,7 @@ def _write_journal(directory: Path, n: int) -> Result:
 async def _serve_timed(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], int, float]:
     """Spawn the server on ``data``; seconds from spawn until /healthz answers 200."""
     port = free_port()
-    cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(data), "--no-bot"]
+    cmd = serve_command(port, data, "--no-bot")
     started = time.perf_counter()
     proc = rest._spawn([*cmd, "--snapshot-every", "100000000"], log)
     if not await wait_ready(HOST, port, HEALTHZ, lambda: proc.poll() is None, 900.0):
@@ -293,7 +295,7 @@ async def _rest_load(port: int, pid: int, floor_port: int, args: argparse.Namesp
 
 async def _rest_mode(mode: str, floor_port: int, args: argparse.Namespace, tmp: Path) -> Result:
     port, work = free_port(), Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=tmp))
-    cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(work / "data"), "--no-bot"]
+    cmd = serve_command(port, work / "data", "--no-bot")
     started = time.perf_counter()
     proc = rest._spawn([*cmd, *MODES[mode]], work / "server.log")
     try:
@@ -318,7 +320,7 @@ def _ratios(modes: dict[str, Result]) -> Result:
 
 async def rest_part(args: argparse.Namespace, tmp: Path) -> Result:
     floor_port = free_port()
-    floor = rest._spawn(["-m", "bench.floor", "--port", str(floor_port), "--uvloop"], tmp / "floor.log")
+    floor = rest._spawn(floor_command(floor_port, uvloop=True), tmp / "floor.log")
     rounds: list[dict[str, Result]] = []
     try:
         await rest._ready(floor_port, floor, FLOOR_PROBE, tmp / "floor.log")

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 import orjson
 from aiohttp import web
 
 PATH = "/api/v1/order"
+
+
+def command(port: int, *, uvloop: bool) -> list[str]:
+    """The argv that runs the floor on ``port``."""
+    return [sys.executable, "-m", "bench.floor", "--port", str(port), *(["--uvloop"] if uvloop else [])]
 
 
 async def handle(request: web.Request) -> web.Response:

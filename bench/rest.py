@@ -33,9 +33,11 @@ from typing import Any, NamedTuple
 import aiohttp
 import orjson
 
+from bench.floor import command as floor_command
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
 from bench.redis_server import free_port as _free_port
 from exchange.client import Client, ExchangeError
+from exchange.cluster import serve_command
 
 HOST = "127.0.0.1"
 ORDER_PATH = "/api/v1/order"  # the floor serves it too: it gets the very same request bytes
@@ -67,9 +69,9 @@ def _log(msg: str) -> None:
 
 
 # -- processes -------------------------------------------------------------------------------
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def _ready(port: int, proc: subprocess.Popen[bytes], probe: bytes, log: Path) -> None:
@@ -334,15 +336,13 @@ async def _measure(args: argparse.Namespace, ex: Server, fl: Server, uv: bool) -
 async def run_once(args: argparse.Namespace) -> tuple[Result, Samples]:
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
-        cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(logs / "data"), "--no-bot"]
-        cmd += args.server_args.split()
+        cmd = serve_command(port, logs / "data", "--no-bot", *args.server_args.split())
         server, floor = _spawn(cmd, logs / "server.log"), None
         try:
             await _ready(port, server, plain_request("GET", "/healthz", HOST), logs / "server.log")
             uv = "uvloop" in _proc(server.pid, "maps")  # its extension is mapped if the server runs it
             _log(f"exchange pid {server.pid} on port {port} (uvloop: {uv})")
-            fcmd = ["-m", "bench.floor", "--port", str(floor_port), *(["--uvloop"] if uv else [])]
-            floor = _spawn(fcmd, logs / "floor.log")
+            floor = _spawn(floor_command(floor_port, uvloop=uv), logs / "floor.log")
             probe = plain_request("POST", ORDER_PATH, HOST, PLACE_BODY)
             await _ready(floor_port, floor, probe, logs / "floor.log")
             _log(f"floor pid {floor.pid} on port {floor_port}")

@@ -35,6 +35,7 @@ from bench.redis_server import free_port as _free_port
 from bench.rest import setup_users
 from bench.ws_probe import paced
 from bench.ws_subscribers import Crowd, delivery
+from exchange.cluster import serve_command
 from exchange.signing import ws_auth_signature
 
 HOST, SYMBOL, PRICE, QTY = "127.0.0.1", "SOL_USDC", "100.00", "0.10"
@@ -60,9 +61,9 @@ PUMP = (_order("sell"), _order("buy"))  # maker, taker: each a trade at PRICE
 
 # -- processes -------------------------------------------------------------------------------
 async def _start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``python ARGS`` serving on ``port``, once its /healthz answers."""
+    """The process ``args`` serving on ``port``, once its /healthz answers."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     probe = plain_request("GET", "/healthz", HOST)
     if not await wait_ready(HOST, port, probe, lambda: proc.poll() is None, 30.0):
         raise RuntimeError(f"{log.name}: not ready (exit {proc.poll()}):\n{log.read_text()[-2000:]}")
@@ -327,10 +328,9 @@ async def _measure(args: argparse.Namespace, port: int, floor_port: int, pid: in
 async def run_once(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
-        cmd = ["-m", "exchange", "serve", "--port", str(port), "--data-dir", str(logs / "data"), "--no-bot"]
-        cmd += args.server_args.split()
+        cmd = serve_command(port, logs / "data", "--no-bot", *args.server_args.split())
         server = await _start(cmd, port, logs / "server.log")
-        fcmd = ["-m", "bench.ws_floor", "--port", str(floor_port)]
+        fcmd = [sys.executable, "-m", "bench.ws_floor", "--port", str(floor_port)]
         floor = await _start(fcmd, floor_port, logs / "floor.log")
         try:
             _log(f"exchange pid {server.pid} port {port}; echo floor pid {floor.pid} port {floor_port}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from bench.redis_server import free_port
-from exchange.cluster import wait_healthy
+from exchange.cluster import serve_command, wait_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -59,8 +58,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         env = {**os.environ, "EXCHANGE_UI_DEV": "1"}
-        cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), "--fsync", "off", *self.extra]  # fmt: skip
+        cmd = serve_command(self.port, self.data_dir, "--fsync", "off", *self.extra)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

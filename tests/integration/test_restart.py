@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sqlite3
 import subprocess
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from exchange.client import Client, ExchangeError
+from exchange.cluster import serve_command
 from exchange.config import load_venue
 from exchange.domain.events import OrderState
 from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
@@ -24,16 +25,17 @@ PASSWORD = "correct horse battery"
 
 
 class Server:
-    def __init__(self, data: Path, fsync: str, snapshot_every: int = 100_000, *extra: str) -> None:
+    def __init__(
+        self, data: Path, fsync: str, snapshot_every: int = 100_000, *, extra: Sequence[str] = ()
+    ) -> None:
         self.data, self.fsync, self.snapshot_every, self.extra = data, fsync, snapshot_every, extra
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "exchange", "serve", "--port", str(self.port), "--data-dir",
-               str(self.data), "--fsync", self.fsync, "--no-bot",
-               "--snapshot-every", str(self.snapshot_every), *self.extra]  # fmt: skip
+        cmd = serve_command(self.port, self.data, "--fsync", self.fsync, "--no-bot",
+                            "--snapshot-every", str(self.snapshot_every), *self.extra)  # fmt: skip
         log = self.data / "server.log"
         with log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -199,7 +201,7 @@ def test_a_history_ahead_of_the_journal_is_rolled_back_to_it(tmp_path: Path) -> 
     does with ``--fsync off``). The next start replays the journal (empty here) and reuses those
     seqs and order ids: the history must drop the old rows and record the new ones."""
     keys: dict[str, tuple[str, str]] = {}
-    first = Server(tmp_path, "batch", 100_000, "--no-journal")
+    first = Server(tmp_path, "batch", extra=("--no-journal",))
     first.start()
     old_ids = asyncio.run(_closed_orders(first.url, keys, "10", 5))
     assert first.stop(signal.SIGTERM) == 0
