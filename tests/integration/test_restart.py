@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from exchange.cluster import serve_command
 from exchange.config import load_venue
 from exchange.domain.events import OrderState
 from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
+from tests.unit.test_history import table_rows
 
 SOL = "SOL_USDC"
 PASSWORD = "correct horse battery"
@@ -210,14 +210,11 @@ def test_a_history_ahead_of_the_journal_is_rolled_back_to_it(tmp_path: Path) -> 
     new_ids = asyncio.run(_closed_orders(second.url, keys, "11", 3))
     assert second.stop(signal.SIGTERM) == 0
     assert new_ids == old_ids[:3]  # the same ids, given out again
-    conn = sqlite3.connect(tmp_path / "history.sqlite3")
-    try:
-        rows = conn.execute("SELECT order_id, body FROM orders ORDER BY order_id").fetchall()
-        last_seq = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
-    finally:
-        conn.close()
-    assert [str(order_id) for order_id, _ in rows] == new_ids  # none of the first run's rows is left
+    tables = table_rows(tmp_path / "history.sqlite3")
+    rows = tables["orders"]  # (order_id, user_id, symbol, updated_at, body), by order id
+    assert [str(row[0]) for row in rows] == new_ids  # none of the first run's rows is left
     eleven = load_venue().markets[SOL].price.parse("11")
-    assert [msgspec.msgpack.decode(body, type=OrderState).price for _, body in rows] == [eleven] * 3
-    assert last_seq == 1 + 2 * len(new_ids)  # one onramp, then a place and a cancel per order
+    assert [msgspec.msgpack.decode(row[-1], type=OrderState).price for row in rows] == [eleven] * 3
+    # one onramp, then a place and a cancel per order
+    assert tables["meta"] == [("last_seq", 1 + 2 * len(new_ids))]
     assert "history was ahead of the journal" in (tmp_path / "server.log").read_text()

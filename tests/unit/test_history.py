@@ -391,20 +391,18 @@ def test_roll_back_leaves_exactly_the_rows_of_the_state_it_rolls_back_to(tmp_pat
     marks: list[Mark] = []
     _, log = market_day(marks)
     for k, (seq, next_order, next_trade, open_ids) in enumerate(marks):
-        full_path, part_path = tmp_path / f"full{k}.sqlite3", tmp_path / f"part{k}.sqlite3"
-        full, part = History.open(full_path), History.open(part_path)
-        apply_all(full, log)
-        apply_all(part, log[: k + 1])
-        full.close(), part.close()
+        full_path = tmp_path / f"full{k}.sqlite3"
+        before = table_rows_of_one_pass(full_path, log)
+        expected = table_rows_of_one_pass(tmp_path / f"part{k}.sqlite3", log[: k + 1])
+        extra = sum(map(len, before.values())) - sum(map(len, expected.values()))
         ahead = History.open(full_path)
-        extra = sum(len(rows) for rows in table_rows(full_path).values()) - sum(
-            len(rows) for rows in table_rows(part_path).values()
-        )
         assert ahead.roll_back(seq, next_order, next_trade, open_ids) == extra
         assert ahead.last_seq == seq
         ahead.close()
-        assert table_rows(full_path) == table_rows(part_path), f"after command {k}"
-        assert History.open(full_path).last_seq == seq  # the rollback is durable
+        assert table_rows(full_path) == expected, f"after command {k}"
+        reopened = History.open(full_path)
+        assert reopened.last_seq == seq  # the rollback is durable
+        reopened.close()
 
 
 def test_events_after_a_roll_back_are_written_again(db: Path) -> None:
