@@ -81,7 +81,6 @@ bench-rest: $(NATIVE) $(NODE)
 	$(BIN)/python -m bench.rest --json
 
 bench-ws: $(NATIVE) $(NODE)
-	$(BIN)/pip install --quiet -e '.[dev,redis,bench]'
 	$(BIN)/python -m bench.ws --json
 
 bench-durability: $(NATIVE) $(NODE)
