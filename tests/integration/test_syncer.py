@@ -35,8 +35,12 @@ async def test_syncs_answer_in_order_across_segments(syncer: SyncProcess, tmp_pa
     await asyncio.wait_for(syncer.sync(first), 5)
     _append(second, b"b" * 100)
     futures = [syncer.sync(second) for _ in range(3)]  # more than one in flight still pairs up
+    answered: list[int] = []
+    for i, future in enumerate(futures):
+        future.add_done_callback(lambda _, i=i: answered.append(i))
     await asyncio.wait_for(asyncio.gather(*futures), 5)
-    assert all(f.done() and f.exception() is None for f in futures)
+    await asyncio.sleep(0)  # done callbacks run one turn after the results are set
+    assert answered == [0, 1, 2]
 
 
 async def test_a_failed_sync_fails_the_waiter_and_every_later_sync(
