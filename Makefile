@@ -31,14 +31,14 @@ system-deps:
 	@if [ -n "$(strip $(SYSTEM_DEPS))" ]; then $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(SYSTEM_DEPS); fi
 
-# The engine core compiled with mypyc (exchange/build.py); rebuilt when a domain file changes.
+# The engine core compiled with mypyc (exchange/devtools/build.py); rebuilt when a domain file changes.
 $(NATIVE): $(STAMP) $(DOMAIN)
-	$(BIN)/python -m exchange.build compile
+	$(BIN)/python -m exchange.devtools.build compile
 
 compile: $(NATIVE)
 
 clean-compiled: $(STAMP)
-	$(BIN)/python -m exchange.build clean
+	$(BIN)/python -m exchange.devtools.build clean
 
 run: $(NATIVE) $(NODE)
 	$(BIN)/python -m exchange serve --data-dir data
@@ -47,7 +47,7 @@ run: $(NATIVE) $(NODE)
 # which is started (no persistence) if none answers at REDIS_URL. Ctrl-C stops them all.
 REDIS_URL ?= redis://127.0.0.1:6379
 run-cluster: $(NATIVE) $(NODE)
-	$(BIN)/python -m exchange.cluster --redis $(REDIS_URL) --data-dir data/cluster
+	$(BIN)/python -m exchange.devtools.cluster --redis $(REDIS_URL) --data-dir data/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange tests bench
@@ -63,7 +63,7 @@ unit-interpreted: clean-compiled $(NODE) system-deps
 	$(BIN)/pytest --ignore=tests/browser
 
 unit-compiled: unit-interpreted
-	$(BIN)/python -m exchange.build compile
+	$(BIN)/python -m exchange.devtools.build compile
 	$(BIN)/pytest --ignore=tests/browser
 
 browser: unit-compiled

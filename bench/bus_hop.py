@@ -1,6 +1,6 @@
 """One command hop over Redis, measured: a list against a stream, replies on pub/sub.
 
-``python -m bench.bus_hop --json`` starts its own redis-server (``bench.redis_server``) and an
+``python -m bench.bus_hop --json`` starts its own redis-server (``exchange.devtools.redis_server``) and an
 "engine" process that takes commands and publishes each reply on the requester's channel,
 as the Redis bus does, with redis.asyncio + hiredis on uvloop:
 - ``list``: RPUSH; the engine BLPOPs one, then LPOPs up to ``COUNT`` more (one round trip each);
@@ -25,7 +25,7 @@ import msgspec
 import uvloop
 from redis import asyncio as aioredis
 
-from bench.redis_server import running
+from exchange.devtools.redis_server import running
 
 COUNT = 512
 KEY, GROUP, REPLIES = "hop:cmds", "engine", "hop:replies"

@@ -33,11 +33,11 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, Signer
-from bench.redis_server import RedisServer, free_port, running
 from bench.rest import USERS_PER_CLIENT, _at, _cpu_s, _lat, _pair, _worker, setup_users
 from bench.ws import _authed, _get, _pump_and_probe
 from bench.ws_subscribers import Crowd, delivery
-from exchange.cluster import Cluster, serve_command, wait_healthy
+from exchange.devtools.cluster import Cluster, serve_command, wait_healthy
+from exchange.devtools.redis_server import RedisServer, free_port, running
 
 HOST, SYMBOL = "127.0.0.1", "SOL_USDC"
 Result = dict[str, Any]

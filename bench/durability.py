@@ -40,16 +40,17 @@ import msgspec
 from bench import rest
 from bench.floor import command as floor_command
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
-from bench.redis_server import free_port
 from bench.workload import FUNDING, START
-from exchange import build
 from exchange.client import Client, ExchangeError
-from exchange.cluster import serve_command
 from exchange.config import load_venue
+from exchange.devtools import build
+from exchange.devtools.cluster import serve_command
+from exchange.devtools.redis_server import free_port
 from exchange.domain.commands import AnyCommand, CancelOrder, Onramp, OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
 from exchange.domain.markets import Market
 from exchange.service.marketdata import MarketData
+from exchange.service.snapshotter import Snapshot
 from exchange.service.userdata import UserData
 from exchange.store import snapshot as snapfile
 from exchange.store.journal import Journal
@@ -132,10 +133,10 @@ def _filled_engine(n: int, markets: dict[str, Market]) -> tuple[Engine, float]:
     return engine, time.perf_counter() - started
 
 
-def _take(engine: Engine, markets: dict[str, Market]) -> snapfile.Snapshot:
+def _take(engine: Engine, markets: dict[str, Market]) -> Snapshot:
     """As app._take_snapshot (state hash included), with empty market and user data (no server here)."""
     state, data = engine.snapshot(), (MarketData(markets).snapshot(), UserData().snapshot())
-    return snapfile.Snapshot(engine.last_seq, 0, state, *data, engine_hash=snapfile.state_hash(state))
+    return Snapshot(engine.last_seq, 0, state, *data, engine_hash=snapfile.state_hash(state))
 
 
 def _fork_once(engine: Engine, markets: dict[str, Market], directory: Path) -> Result:
@@ -165,7 +166,7 @@ def _in_process(engine: Engine, markets: dict[str, Market], directory: Path) -> 
     size = snapfile.write(directory, snap).stat().st_size
     t2 = time.perf_counter()
     del snap
-    loaded = snapfile.load_latest(directory)
+    loaded = snapfile.load_latest(directory, Snapshot)
     t3 = time.perf_counter()
     assert loaded is not None
     fresh = Engine(engine.assets, engine.markets)

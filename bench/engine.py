@@ -22,8 +22,8 @@ from typing import Any
 import exchange.domain
 from bench import workload
 from bench.reference import ReferenceExchange
-from exchange import build
 from exchange.config import Venue, load_venue
+from exchange.devtools import build
 from exchange.domain.commands import AnyCommand
 from exchange.domain.engine import Engine
 from exchange.domain.events import OrderRejected

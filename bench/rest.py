@@ -35,9 +35,9 @@ import orjson
 
 from bench.floor import command as floor_command
 from bench.lean_http import Connection, Signer, plain_request, wait_ready
-from bench.redis_server import free_port as _free_port
 from exchange.client import Client, ExchangeError
-from exchange.cluster import serve_command
+from exchange.devtools.cluster import serve_command
+from exchange.devtools.redis_server import free_port as _free_port
 
 HOST = "127.0.0.1"
 ORDER_PATH = "/api/v1/order"  # the floor serves it too: it gets the very same request bytes

@@ -31,11 +31,11 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, plain_request, wait_ready
-from bench.redis_server import free_port as _free_port
 from bench.rest import setup_users
 from bench.ws_probe import paced
 from bench.ws_subscribers import Crowd, delivery
-from exchange.cluster import serve_command
+from exchange.devtools.cluster import serve_command
+from exchange.devtools.redis_server import free_port as _free_port
 from exchange.signing import ws_auth_signature
 
 HOST, SYMBOL, PRICE, QTY = "127.0.0.1", "SOL_USDC", "100.00", "0.10"

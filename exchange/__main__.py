@@ -70,7 +70,7 @@ def serve(settings: Settings) -> int:
     import uvloop
     from aiohttp import web
 
-    from exchange.web.app import create_app
+    from exchange.app import create_app
     from exchange.web.keys import CRASHED
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    from exchange.engine_demo import run
+    from exchange.demo.engine_tour import run
 
     run(venue, seed=args.seed, orders=args.orders)
     return 0

@@ -85,7 +85,7 @@ class MarketConfig(msgspec.Struct, forbid_unknown_fields=True, rename="camel", f
 class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     assets: dict[str, AssetConfig]
     markets: dict[str, MarketConfig]
-    #: The liquidity bot's section, checked by exchange/demo_config.py (the venue ignores it).
+    #: The liquidity bot's section, checked by exchange/demo/config.py (the venue ignores it).
     demo: dict[str, object] | None = None
 
 
@@ -98,7 +98,7 @@ class Venue(msgspec.Struct, frozen=True):
 
 
 def demo_config_path() -> Path:
-    return Path(str(resources.files("exchange") / "demo.toml"))
+    return Path(str(resources.files("exchange.demo") / "demo.toml"))
 
 
 def read_toml(path: Path | str | None) -> dict[str, Any]:

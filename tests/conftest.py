@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bench.redis_server import RedisServer, available, running
-from exchange import build
+from exchange.devtools import build
+from exchange.devtools.redis_server import RedisServer, available, running
 
 #: Tests run on whichever engine is built; a stale compiled one is refused (make compile).
 ENGINE_BUILD = "compiled" if build.check() else "interpreted"

@@ -11,8 +11,8 @@ Nothing above this port knows whether a queue, or Redis, carries the messages.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event
@@ -77,3 +77,50 @@ class EventSink(Protocol):
         ...
 
     def add_listener(self, listener: Listener) -> None: ...
+
+
+#: Answers a gateway's read-only query (kind, msgpack args) from the engine process's state.
+QueryAnswer = Callable[[str, bytes], Awaitable[Any]]
+
+
+class EngineSide(CommandSource, EventSink, Protocol):
+    """The engine's end of the bus, with one lifetime whatever carries it (memory or Redis), so
+    the code that runs the engine never asks which adapter it has. In order:
+    ``claim`` -> (recovery, which calls ``remember`` per replayed command) -> ``start`` ->
+    the runner drains ``next_batch`` -> ``close`` -> ``aclose`` -> (final snapshot, files
+    closed) -> ``release``; ``abandon`` if the engine dies."""
+
+    async def claim(self) -> None:
+        """Before recovery: become the only engine this bus feeds (Redis: a lease; waits while
+        another engine holds it)."""
+        ...
+
+    def remember(self, request_id: str | None, events: list[Event]) -> None:
+        """The replay's answer to a journaled request, for a redelivered duplicate of it."""
+        ...
+
+    async def start(self, answer_query: QueryAnswer) -> None:
+        """After recovery: begin taking commands (none is taken from an unrecovered state) and
+        answer gateways' queries with ``answer_query``."""
+        ...
+
+    def close(self) -> None:
+        """Stop taking commands; ``next_batch`` drains what was taken, then returns []."""
+        ...
+
+    def abandon(self, exc: BaseException) -> None:
+        """The engine died: what still waits for it gets ``exc`` now, or is left for the next
+        engine where the bus keeps it (Redis)."""
+        ...
+
+    async def aclose(self) -> None:
+        """After the runner drained: send the last answers, then disconnect."""
+        ...
+
+    async def release(self) -> None:
+        """Last: give up the claim (a standby engine must not read files this one still writes)."""
+        ...
+
+    def depth(self) -> int:
+        """Commands waiting for the engine (for metrics and health)."""
+        ...

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from exchange.bus.base import Closed, Listener, Overloaded, Pending
+from exchange.bus.base import Closed, Listener, Overloaded, Pending, QueryAnswer
 from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event
 
@@ -62,7 +62,7 @@ class MemoryBus:
             self._closed = True
             self._queue.put_nowait(None)
 
-    def fail_queued(self, exc: BaseException) -> None:
+    def abandon(self, exc: BaseException) -> None:
         """The engine died: every command still queued gets ``exc`` instead of waiting forever."""
         queue = self._queue
         while not queue.empty():
@@ -70,7 +70,22 @@ class MemoryBus:
             if item is not None and not item[1].done():
                 item[1].set_exception(exc)
 
-    # -- engine side -----------------------------------------------------------------------
+    # -- engine side (the lifetime of bus.base.EngineSide) ---------------------------------
+    async def claim(self) -> None:
+        """Nothing to claim: the queue lives in this process, which runs exactly one engine."""
+
+    def remember(self, request_id: str | None, events: list[Event]) -> None:
+        """Nothing to keep: no command is ever redelivered from a queue in memory."""
+
+    async def start(self, answer_query: QueryAnswer) -> None:
+        """Nothing to connect; queries are answered in-process (service.reads.LocalReads)."""
+
+    async def aclose(self) -> None:
+        """Nothing to send: every answer was a future resolved in this process."""
+
+    async def release(self) -> None:
+        """Nothing was claimed."""
+
     async def next_batch(self, limit: int) -> list[Pending]:
         if self._ended:
             return []

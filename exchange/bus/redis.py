@@ -45,7 +45,6 @@ import functools
 import itertools
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -61,6 +60,7 @@ from exchange.bus.messages import (
     decode_replies,
     encoder,
 )
+from exchange.clock import now_ms
 from exchange.domain.commands import AnyCommand
 from exchange.domain.events import Event
 
@@ -137,7 +137,15 @@ class RedisGateway:
         names: Names | None = None,
         timeout: float = 5.0,
         maxsize: int = 10_000,
+        on_market: MarketHandler | None = None,
+        on_user: Sequence[Listener] = (),
+        on_resync: Sequence[Callable[[], None]] = (),
+        on_accounts: Sequence[Callable[[bytes], None]] = (),
     ) -> None:
+        """``on_market(symbol, uid, events)``: one command's market events and the update id
+        after them; ``on_user``: a watched user's order and balance events; ``on_resync``: after
+        every (re)connection, as pub/sub kept nothing meanwhile; ``on_accounts``: another
+        gateway's notice (``notify_accounts``)."""
         self.url, self.names, self.timeout, self.maxsize = url, names or Names(), timeout, maxsize
         self.margin_ms = min(EXPIRY_MARGIN_MS, int(timeout * 200))
         self.id = secrets.token_hex(6)
@@ -153,10 +161,10 @@ class RedisGateway:
         self._commands: list[Envelope] = []  # one stream entry per write
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
-        self._listeners: list[Listener] = []
-        self.market_handler: MarketHandler | None = None
-        self.on_resync: list[Callable[[], None]] = []
-        self.on_accounts: list[Callable[[bytes], None]] = []
+        self._listeners: list[Listener] = list(on_user)
+        self.market_handler = on_market
+        self.on_resync = list(on_resync)
+        self.on_accounts = list(on_accounts)
         self.connected = False
         self._closed = False
         self._client: Any = None
@@ -187,7 +195,7 @@ class RedisGateway:
         rid = self._admit()
         cmd = msgspec.structs.replace(command, request_id=rid)
         # The engine must not start it after this: leaves time for the answer to come back.
-        expires = time.time_ns() // 1_000_000 + int(self.timeout * 1000) - self.margin_ms
+        expires = now_ms() + int(self.timeout * 1000) - self.margin_ms
         self._commands.append(Envelope(self.reply_channel, expires, cmd))
         return self._wait(rid, None)
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import msgspec
 
-from exchange.bus.base import Backoff, Listener, Pending
+from exchange.bus.base import Backoff, Listener, Pending, QueryAnswer
 from exchange.bus.messages import (
     CommandReply,
     Envelope,
@@ -41,6 +40,8 @@ from exchange.bus.messages import (
     encoder,
 )
 from exchange.bus.redis import close_quietly, connect, connection_errors, stop_tasks
+from exchange.bus.redis_lock import EngineLease
+from exchange.clock import now_ms
 from exchange.domain.events import (
     ORDER_EVENTS,
     BalanceChanged,
@@ -99,7 +100,6 @@ def _duplicate(events: list[Event]) -> bool:
 
 #: How long one XREADGROUP blocks, so that ``close`` is noticed soon.
 BLOCK_MS = 200
-QueryAnswer = Callable[[str, bytes], Awaitable[Any]]
 
 
 # Where publish sends each event, by exact type (final classes; every command passes here):
@@ -109,11 +109,20 @@ _ACCOUNT_EVENTS = frozenset((BalanceChanged, Onramped))
 
 
 class RedisEngine:
-    """Both engine-side roles of the port; ``market_uid(symbol)`` is the market-data update id
-    after the events just published (the gateways' mirrors check their sequence with it)."""
+    """The engine side of the port (``bus.base.EngineSide``) on Redis. ``market_uid(symbol)`` is
+    the market-data update id after the events just published (the gateways' mirrors check
+    their sequence with it); ``on_lost`` runs if another engine process takes the lease."""
 
-    def __init__(self, url: str, *, market_uid: Callable[[str], int], names: Names | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        market_uid: Callable[[str], int],
+        on_lost: Callable[[], None],
+        names: Names | None = None,
+    ) -> None:
         self.url, self.names, self.market_uid = url, names or Names(), market_uid
+        self.lease = EngineLease(url, self.names, on_lost=self._lost(on_lost))
         self.answer_query: QueryAnswer | None = None
         self._listeners: list[Listener] = []
         self._events: dict[str, list[tuple[int, list[Event]]]] = {}
@@ -130,8 +139,20 @@ class RedisEngine:
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    def _lost(self, on_lost: Callable[[], None]) -> Callable[[], None]:
+        def lost() -> None:
+            self.close()  # before two engines apply the same stream
+            on_lost()
+
+        return lost
+
+    async def claim(self) -> None:
+        """Exactly one engine per cluster: wait for the lease (bus/redis_lock.py)."""
+        await self.lease.acquire()
+
+    async def start(self, answer_query: QueryAnswer) -> None:
         """Connect (retrying with backoff until Redis answers) and create the consumer group."""
+        self.answer_query = answer_query
         backoff = Backoff()
         while True:
             try:
@@ -160,6 +181,9 @@ class RedisEngine:
         """Stop taking commands: ``next_batch`` returns [] within ``BLOCK_MS``."""
         self._closed = True
 
+    def abandon(self, exc: BaseException) -> None:
+        """Nothing to fail here: unread commands stay in the stream for the next engine."""
+
     async def aclose(self) -> None:
         """After the runner has drained: send what is queued, then disconnect."""
         self._closed = True
@@ -167,6 +191,10 @@ class RedisEngine:
         await stop_tasks(self._tasks)
         if self._client is not None:
             await self._client.aclose()
+
+    async def release(self) -> None:
+        """Give up the lease, last (a standby engine must not read files this one still writes)."""
+        await self.lease.release()
 
     def depth(self) -> int:
         return 0  # commands wait in the Redis stream, not here
@@ -218,7 +246,7 @@ class RedisEngine:
     def _batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Pending]:
         """The commands of ``entries`` still worth running, each with the future it resolves."""
         loop = asyncio.get_running_loop()
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         batch: list[Pending] = []
         for entry_id, fields in entries:
             try:

@@ -45,10 +45,10 @@ return 0
 
 
 class EngineLease:
-    def __init__(self, url: str, names: Names, *, ttl_ms: int = 3000) -> None:
+    def __init__(self, url: str, names: Names, *, on_lost: Callable[[], None], ttl_ms: int = 3000) -> None:
         self.url, self.key, self.ttl_ms = url, f"{names.prefix}:engine", ttl_ms
         self.token = secrets.token_hex(8)
-        self.on_lost: Callable[[], None] | None = None
+        self.on_lost = on_lost
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -85,8 +85,7 @@ class EngineLease:
                 continue
             if not held:
                 log.critical("another engine took %s: this one stops taking commands", self.key)
-                if self.on_lost is not None:
-                    self.on_lost()
+                self.on_lost()
                 return
 
     async def release(self) -> None:

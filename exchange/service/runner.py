@@ -21,6 +21,7 @@ from typing import Protocol
 import msgspec
 
 from exchange.bus.base import CommandSource, EventSink, Pending
+from exchange.clock import now_ms
 from exchange.domain.commands import AnyCommand
 from exchange.domain.engine import Engine
 
@@ -66,10 +67,6 @@ class StepObserver(Protocol):
     def __call__(self, batch_size: int, step_ns: Sequence[int]) -> None: ...
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class Runner:
     def __init__(
         self,
@@ -78,10 +75,12 @@ class Runner:
         sink: EventSink,
         journal: Journal | None = None,
         *,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = now_ms,
         batch_limit: int = 512,
         observe: StepObserver | None = None,
         after_batch: Callable[[int], None] | None = None,
+        sync_elsewhere: Callable[[], Awaitable[None]] | None = None,
+        last_ts: int = 0,
     ) -> None:
         self.engine = engine
         self.source = source
@@ -92,12 +91,13 @@ class Runner:
         self.observe = observe
         #: Called with the last sequence number after each batch (the snapshotter's trigger).
         self.after_batch = after_batch
-        self.last_ts = 0
+        #: The newest command time; the engine's clock never goes below it.
+        self.last_ts = last_ts
         self.running = False
         self._room: asyncio.Task[None] | None = None  # the journal's make_room, while it runs
         #: Syncs the journal somewhere else than on the loop (``store.syncer.SyncProcess``); when
         #: None, a thread does it (``asyncio.to_thread(journal.sync)``).
-        self.sync_elsewhere: Callable[[], Awaitable[None]] | None = None
+        self.sync_elsewhere = sync_elsewhere
 
     async def run(self) -> None:
         """Process batches until the source is closed and drained.

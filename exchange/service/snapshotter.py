@@ -20,23 +20,41 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
+from exchange.domain.snapshots import EngineSnapshot
+from exchange.service.marketdata import MarketDataSnapshot
+from exchange.service.userdata import UserDataSnapshot
 from exchange.store import snapshot
 from exchange.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
 
+class Snapshot(msgspec.Struct, frozen=True):
+    """The whole state at ``seq``: the engine and the projections the journal rebuilds."""
+
+    seq: int
+    ts: int
+    engine: EngineSnapshot
+    marketdata: MarketDataSnapshot
+    userdata: UserDataSnapshot
+    #: ``state_hash(engine)`` when taken: a restore must reproduce it exactly.
+    engine_hash: str = ""
+
+
 class Snapshotter:
     def __init__(
         self,
         directory: Path,
-        take: Callable[[], snapshot.Snapshot],
+        take: Callable[[], Snapshot],
         journal: Journal,
         *,
         every_commands: int,
         every_s: float,
         keep: int = 2,
         retained_from: Callable[[], int] | None = None,
+        last_seq: int = 0,
     ) -> None:
         self.directory = directory
         self.take = take
@@ -48,7 +66,7 @@ class Snapshotter:
         #: (the SQLite history): segments are dropped only below this sequence too.
         self.retained_from = retained_from
         self.pending: tuple[int, int] | None = None  # (child pid, seq)
-        self.last_seq = 0
+        self.last_seq = last_seq  # the state's seq at start: no snapshot is due for it
         self.last_time = time.monotonic()
 
     def after_batch(self, seq: int) -> None:

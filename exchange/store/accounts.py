@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, Self, TypeVar
 
 import msgspec
 from argon2 import PasswordHasher
@@ -306,9 +306,15 @@ class Accounts:
     """Users, sessions and API keys; writes go through SQLite, hot-path reads come from memory."""
 
     def __init__(
-        self, executor: ThreadPoolExecutor, db: _Db, snapshot: _Snapshot, session_ttl_ms: int
+        self,
+        executor: ThreadPoolExecutor,
+        db: _Db,
+        snapshot: _Snapshot,
+        session_ttl_ms: int,
+        notify: Callable[[str, str], None] | None,
     ) -> None:
         """Use ``Accounts.open``; this only builds the in-memory indexes from a snapshot."""
+        self.notify = notify
         self._executor = executor
         self._db = db
         self._master_key = snapshot.master_key
@@ -326,15 +332,23 @@ class Accounts:
             self._remember_key(uid, api_key, created_at)
 
     @classmethod
-    async def open(cls, data_dir: Path, *, session_ttl_ms: int = DEFAULT_SESSION_TTL_MS) -> Accounts:
-        """Open (creating if needed) the store under ``data_dir`` and load its indexes into memory."""
+    async def open(
+        cls,
+        data_dir: Path,
+        *,
+        session_ttl_ms: int = DEFAULT_SESSION_TTL_MS,
+        notify: Callable[[str, str], None] | None = None,
+    ) -> Self:
+        """Open (creating if needed) the store under ``data_dir`` and load its indexes into memory;
+        ``notify(kind, value)`` is told of each removal (``"session"``, token hash, or ``"key"``,
+        API key), for the other processes that cache them (store/shared_accounts.py)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accounts")
         try:
             db, snapshot = await asyncio.get_running_loop().run_in_executor(executor, _Db.open, data_dir)
         except BaseException:
             executor.shutdown(wait=False)  # the worker is done or finishing; never block the loop
             raise
-        return cls(executor, db, snapshot, session_ttl_ms)
+        return cls(executor, db, snapshot, session_ttl_ms, notify)
 
     async def close(self) -> None:
         """Close the database and stop the worker thread; calling it twice is harmless."""

@@ -16,15 +16,12 @@ place of the SQLite file, with the same read-through and announcements.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from exchange.store.accounts import DB_FILE, Accounts, ApiKeyInfo, Session, User, _token_hash
 
 
 class SharedAccounts(Accounts):
-    #: Called with ("session", token hash) or ("key", api key) after a removal here.
-    notify: Callable[[str, str], None] | None = None
     _reader: sqlite3.Connection | None = None
 
     def _read(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...] | None:

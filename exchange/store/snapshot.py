@@ -1,7 +1,8 @@
-"""Snapshots: the whole state (engine, market data, recent history) as one msgpack file.
+"""Snapshot files: one msgpack-encoded state per file, written atomically, newest first on load.
 
 A snapshot at ``seq`` holds everything the journal's first ``seq`` commands produced, so start-up
-is: the newest snapshot that reads back, then the journal after its ``seq``. Files are
+is: the newest snapshot that reads back, then the journal after its ``seq`` (what a snapshot
+holds is the service's business: service/snapshotter.py). Files are
 ``snapshot-<seq:020d>.msgpack`` under ``<data-dir>/snapshots``; each is written to a temp file,
 fsynced, renamed into place and the directory fsynced, so a crash leaves either the whole new
 file or none. A file that does not decode is skipped with a warning (the older one serves).
@@ -9,30 +10,29 @@ file or none. A file that does not decode is skipped with a warning (the older o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
 from exchange.domain.snapshots import EngineSnapshot
-from exchange.service.marketdata import MarketDataSnapshot
-from exchange.service.userdata import UserDataSnapshot
 from exchange.store.files import fsync_dir
 
 log = logging.getLogger(__name__)
 _PREFIX, _SUFFIX = "snapshot-", ".msgpack"
 
 
-class Snapshot(msgspec.Struct, frozen=True):
-    seq: int
-    ts: int
-    engine: EngineSnapshot
-    marketdata: MarketDataSnapshot
-    userdata: UserDataSnapshot
-    #: ``state_hash(engine)`` when taken: a restore must reproduce it exactly.
-    engine_hash: str = ""
+class Sequenced(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
+S = TypeVar("S")
 
 
 def state_hash(engine: EngineSnapshot) -> str:
@@ -41,14 +41,18 @@ def state_hash(engine: EngineSnapshot) -> str:
 
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Snapshot)
+
+
+@functools.cache
+def _decoder(kind: Hashable) -> msgspec.msgpack.Decoder[Any]:
+    return msgspec.msgpack.Decoder(kind)
 
 
 def path_of(directory: Path, seq: int) -> Path:
     return directory / f"{_PREFIX}{seq:020d}{_SUFFIX}"
 
 
-def write(directory: Path, snap: Snapshot) -> Path:
+def write(directory: Path, snap: Sequenced) -> Path:
     """Write ``snap`` atomically and durably; returns its path."""
     directory.mkdir(parents=True, exist_ok=True)
     final = path_of(directory, snap.seq)
@@ -72,11 +76,12 @@ def snapshots(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"{_PREFIX}*{_SUFFIX}")) if directory.exists() else []
 
 
-def load_latest(directory: Path) -> Snapshot | None:
-    """The newest snapshot that decodes, or None."""
+def load_latest(directory: Path, kind: type[S]) -> S | None:
+    """The newest snapshot that decodes as ``kind``, or None."""
     for path in reversed(snapshots(directory)):
         try:
-            return _decoder.decode(path.read_bytes())
+            loaded: S = _decoder(cast(Hashable, kind)).decode(path.read_bytes())
+            return loaded
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
             log.warning("skipping unreadable snapshot %s: %s", path.name, exc)
     return None

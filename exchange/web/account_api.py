@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
+from exchange.clock import monotonic, now_ms
 from exchange.domain.commands import Onramp
 from exchange.domain.reasons import Reason
 from exchange.store.accounts import AccountError, Session, User
 from exchange.web import schemas
-from exchange.web.auth import SESSION_COOKIE, authenticate, now_ms, session_from_cookie
+from exchange.web.auth import SESSION_COOKIE, authenticate, session_from_cookie
 from exchange.web.common import execute, json_response
-from exchange.web.errors import ApiError
+from exchange.web.errors import ApiError, rate_limited
 from exchange.web.keys import ACCOUNTS, AUTH_LIMITER, READS, SETTINGS, VENUE
 from exchange.web.wire import balances_json
-
-_ACCOUNT_STATUS = {"INVALID_REQUEST": 400, "USERNAME_TAKEN": 409, "UNAUTHORIZED": 401}
 
 
 def _guard(request: web.Request) -> None:
     """Signup and login are rate limited per client address, against password guessing."""
-    wait = request.app[AUTH_LIMITER].check(request.remote or "?", time.monotonic())
+    wait = request.app[AUTH_LIMITER].check(request.remote or "?", monotonic())
     if wait:
-        raise ApiError(
-            429, "RATE_LIMITED", "too many attempts; wait a moment", {"Retry-After": str(int(wait) + 1)}
-        )
+        raise rate_limited(wait, "too many attempts; wait a moment")
 
 
 async def _credentials(request: web.Request) -> schemas.CredentialsBody:
@@ -46,7 +41,7 @@ async def signup(request: web.Request) -> web.Response:
     try:
         user = await request.app[ACCOUNTS].signup(body.username, body.password)
     except AccountError as exc:
-        raise ApiError(_ACCOUNT_STATUS.get(exc.code, 400), exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message) from None
     return await _start_session(request, user)
 
 
@@ -54,7 +49,7 @@ async def login(request: web.Request) -> web.Response:
     body = await _credentials(request)
     user = await request.app[ACCOUNTS].login(body.username, body.password)
     if user is None:
-        raise ApiError(401, "UNAUTHORIZED", "wrong username or password")
+        raise ApiError("UNAUTHORIZED", "wrong username or password")
     return await _start_session(request, user)
 
 
@@ -80,7 +75,7 @@ async def create_api_key(request: web.Request) -> web.Response:
     try:
         key, secret = await request.app[ACCOUNTS].create_api_key(who.user_id, now_ms())
     except AccountError as exc:
-        raise ApiError(_ACCOUNT_STATUS.get(exc.code, 400), exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message) from None
     return json_response({"apiKey": key, "secret": secret}, status=201)
 
 
@@ -94,7 +89,7 @@ async def revoke_api_key(request: web.Request) -> web.Response:
     who = await authenticate(request)
     key = request.match_info["api_key"]
     if not await request.app[ACCOUNTS].revoke_api_key(who.user_id, key):
-        raise ApiError(404, "NOT_FOUND", "no such API key")
+        raise ApiError("NOT_FOUND", "no such API key")
     return json_response({"apiKey": key, "revoked": True})
 
 
@@ -113,7 +108,7 @@ async def onramp(request: web.Request) -> web.Response:
         raise ApiError.of(Reason.UNKNOWN_ASSET, f"unknown asset {body.asset!r}")
     is_admin = request.app[ACCOUNTS].username(who.user_id) in settings.admins
     if not settings.demo and not is_admin:
-        raise ApiError(403, "FORBIDDEN", "onramp is for administrators outside demo mode")
+        raise ApiError("FORBIDDEN", "onramp is for administrators outside demo mode")
     amount = schemas.on_grid(body.amount, asset.grid("amount"), "amount")
     if amount is None:
         raise ApiError.of(Reason.INVALID_QUANTITY, "amount is required")

@@ -8,16 +8,14 @@ the session's CSRF token in ``X-CSRF-Token`` (pages carry it in a meta tag).
 from __future__ import annotations
 
 import hmac
-import math
-import time
 from typing import NamedTuple
 
 from aiohttp import web
 
 from exchange import signing
-from exchange.service.runner import wall_clock_ms
+from exchange.clock import monotonic, now_ms
 from exchange.store.accounts import Session
-from exchange.web.errors import ApiError
+from exchange.web.errors import ApiError, rate_limited
 from exchange.web.keys import ACCOUNTS, USER_LIMITER
 
 SESSION_COOKIE = "session"
@@ -30,23 +28,16 @@ class Principal(NamedTuple):
     api_key: str | None
 
 
-#: The same clock the engine is stamped with.
-now_ms = wall_clock_ms
-
-
 def unauthorized(message: str) -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", message)
+    return ApiError("UNAUTHORIZED", message)
 
 
 async def authenticate(request: web.Request) -> Principal:
     """The caller, or 401/403; then the per-user rate limit (429 with Retry-After)."""
     principal = await _signed(request) if "X-API-KEY" in request.headers else _cookie(request)
-    wait = request.app[USER_LIMITER].check(principal.user_id, time.monotonic())
+    wait = request.app[USER_LIMITER].check(principal.user_id, monotonic())
     if wait:
-        raise ApiError(
-            429, "RATE_LIMITED", "too many requests; slow down",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )  # fmt: skip
+        raise rate_limited(wait)
     return principal
 
 
@@ -76,7 +67,7 @@ def _cookie(request: web.Request) -> Principal:
         sent = request.headers.get("X-CSRF-Token", "")
         # surrogateescape: a header that was not UTF-8 must compare unequal, not raise.
         if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf_token.encode()):
-            raise ApiError(403, "FORBIDDEN", "missing or wrong X-CSRF-Token for a cookie session")
+            raise ApiError("FORBIDDEN", "missing or wrong X-CSRF-Token for a cookie session")
     return Principal(session.user_id, session, None)
 
 

@@ -79,9 +79,9 @@ async def execute(app: web.Application, command: AnyCommand) -> list[Event]:
     try:
         future = app[BUS].submit(command)
     except Overloaded:
-        raise ApiError(503, "OVERLOADED", "the engine is busy; retry shortly", {"Retry-After": "1"}) from None
+        raise ApiError("OVERLOADED", "the engine is busy; retry shortly", retry_after=1) from None
     except Closed:
-        raise ApiError(503, "OVERLOADED", "the exchange is shutting down", {"Retry-After": "5"}) from None
+        raise ApiError("OVERLOADED", "the exchange is shutting down", retry_after=5) from None
     except Unavailable as exc:
         raise bus_error(exc) from None
     # The in-process bus needs no timeout: the engine answers or, if it dies, the bus fails

@@ -8,10 +8,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from exchange.bus.base import EngineTimeout, Unavailable
-from exchange.web.errors import ApiError, bus_error, error_response
+from exchange.web.errors import ApiError, bus_error
 
 log = logging.getLogger(__name__)
 
+#: aiohttp's own refusals, as catalogue codes; any other 4xx it raises is a bad request.
 _HTTP_CODES = {
     404: ("NOT_FOUND", "no such route"),
     405: ("METHOD_NOT_ALLOWED", "method not allowed on this route"),
@@ -27,19 +28,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one middleware (each layer costs every request): JSON-only bodies, error mapping."""
     try:
         if request.method in JSON_METHODS and request.body_exists and _not_json(request):
-            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
+            raise ApiError("UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
         return await handler(request)
     except (ApiError, Unavailable, EngineTimeout) as exc:  # the last two: reads over the bus
-        err = exc if isinstance(exc, ApiError) else bus_error(exc)
-        return error_response(err.status, err.code, err.message, err.headers)
+        return (exc if isinstance(exc, ApiError) else bus_error(exc)).response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code, message = _HTTP_CODES.get(exc.status, ("INVALID_REQUEST", exc.reason))
-        return error_response(exc.status, code, message)
+        return ApiError(code, message).response()
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "INTERNAL", "internal error; it has been logged")
+        return ApiError("INTERNAL", "internal error; it has been logged").response()
 
 
 def _not_json(request: web.Request) -> bool:

@@ -21,10 +21,11 @@ import jinja2
 from aiohttp import web
 
 import exchange
+from exchange.clock import now_ms
 from exchange.store.accounts import Session
 from exchange.web import page_data
-from exchange.web.auth import now_ms, session_from_cookie
-from exchange.web.keys import ACCOUNTS, MARKETDATA, READS, VENUE
+from exchange.web.auth import session_from_cookie
+from exchange.web.keys import ACCOUNTS, CHART_PATH, MARKETDATA, READS, VENUE
 from exchange.web.wire import market_json
 
 ROOT = Path(exchange.__file__).resolve().parent.parent
@@ -32,8 +33,6 @@ TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 CHARTS = ROOT / "node_modules" / "lightweight-charts" / "dist"
 CHART_FILE = "lightweight-charts.standalone.{}.mjs"
-
-CHART_PATH = web.AppKey("chart_path", Path)
 
 
 def setup_templates(app: web.Application) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from exchange.clock import now_ms
 from exchange.domain.events import TradeExecuted
 from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
-from exchange.web.auth import now_ms
 from exchange.web.common import json_response, market_data, query_int, query_limit, query_market, query_window
 from exchange.web.errors import invalid
 from exchange.web.keys import READS, VENUE

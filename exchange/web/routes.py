@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.web import account_api, ops, pages, public_api, trading_api, ws
+from exchange.web import account_api, ops, pages, public_api, trading_api
+from exchange.web.ws import handler as ws
 
 V1 = "/api/v1"
 

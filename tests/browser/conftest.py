@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from bench.redis_server import free_port
-from exchange.cluster import serve_command, wait_healthy
+from exchange.devtools.cluster import serve_command, wait_healthy
+from exchange.devtools.redis_server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"

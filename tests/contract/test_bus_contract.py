@@ -14,16 +14,24 @@ from typing import Any
 
 import pytest
 
-from bench.redis_server import RedisServer
 from exchange.bus.base import Overloaded
 from exchange.bus.memory import MemoryBus
 from exchange.bus.messages import Names
 from exchange.bus.redis import RedisGateway
 from exchange.bus.redis_engine import RedisEngine
+from exchange.devtools.redis_server import RedisServer
 from exchange.domain.commands import CancelAll, Onramp
 from exchange.domain.events import BalanceChanged, BookChanged, Event
 
 _prefixes = itertools.count(1)
+
+
+async def _no_queries(kind: str, args: bytes) -> Any:
+    raise AssertionError(f"no query expected, got {kind}")
+
+
+def _never() -> None:
+    raise AssertionError("the lease was lost")
 
 
 @dataclass
@@ -59,14 +67,15 @@ async def _memory(maxsize: int) -> tuple[Pair, Any]:
 async def _redis(server: RedisServer, maxsize: int) -> tuple[Pair, Any]:
     names = Names(f"contract{next(_prefixes)}")
     uids = itertools.count(1)
-    engine = RedisEngine(server.url, market_uid=lambda symbol: next(uids), names=names)
-    await engine.start()
-    gateway = RedisGateway(server.url, markets=["SOL_USDC"], names=names, maxsize=maxsize)
+    engine = RedisEngine(server.url, market_uid=lambda symbol: next(uids), on_lost=_never, names=names)
+    await engine.start(_no_queries)
+    pair = Pair(None, engine)
+    pair.gateway = gateway = RedisGateway(
+        server.url, markets=["SOL_USDC"], names=names, maxsize=maxsize, on_user=[pair.listen],
+        on_market=lambda symbol, uid, events: pair.listen(events),
+    )  # fmt: skip
     await gateway.start()
     gateway.watch_user(7)
-    pair = Pair(gateway, engine)
-    gateway.add_listener(pair.listen)
-    gateway.market_handler = lambda symbol, uid, events: pair.listen(events)
     await asyncio.sleep(0.05)  # the user channel's SUBSCRIBE has reached Redis
 
     async def stop() -> None:

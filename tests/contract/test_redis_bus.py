@@ -11,18 +11,26 @@ from typing import Any
 
 import pytest
 
-from bench.redis_server import RedisServer
-from exchange.bus.base import EngineTimeout, Unavailable
+from exchange.bus.base import EngineTimeout, QueryAnswer, Unavailable
 from exchange.bus.messages import Names
 from exchange.bus.redis import RedisGateway, connect
 from exchange.bus.redis_engine import RedisEngine
 from exchange.bus.redis_lock import EngineLease
+from exchange.devtools.redis_server import RedisServer
 from exchange.domain.commands import Onramp
 from exchange.domain.events import BalanceChanged, Event, OrderRejected
 from exchange.domain.reasons import Reason
 from tests.conftest import private_redis
 
 _prefixes = itertools.count(1)
+
+
+async def _no_queries(kind: str, args: bytes) -> Any:
+    raise AssertionError(f"no query expected, got {kind}")
+
+
+def _never() -> None:
+    raise AssertionError("the lease was lost")
 
 
 @pytest.fixture
@@ -36,9 +44,9 @@ async def parts(redis_server: RedisServer) -> AsyncIterator[Any]:
         made.append(g)
         return g
 
-    async def engine() -> RedisEngine:
-        e = RedisEngine(redis_server.url, market_uid=lambda s: 0, names=names)
-        await e.start()
+    async def engine(answer: QueryAnswer = _no_queries) -> RedisEngine:
+        e = RedisEngine(redis_server.url, market_uid=lambda s: 0, on_lost=_never, names=names)
+        await e.start(answer)
         made.append(e)
         return e
 
@@ -90,12 +98,12 @@ async def test_no_answer_in_time_fails_with_engine_timeout_and_the_engine_drops_
 
 async def test_query_is_answered_by_the_engine_process(parts: Any) -> None:
     make_gateway, make_engine = parts
-    gateway, engine = await make_gateway(), await make_engine()
 
     async def answer(kind: str, args: bytes) -> Any:
         return {"kind": kind, "args": list(args)}
 
-    engine.answer_query = answer
+    await make_engine(answer)
+    gateway = await make_gateway()
     await asyncio.sleep(0.05)  # the engine's query subscription is in place
     async with asyncio.timeout(5):
         got = await gateway.query("balances", [7], dict[str, Any])
@@ -131,10 +139,10 @@ async def test_user_events_reach_only_a_gateway_that_watches_the_user(parts: Any
 async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Path) -> None:
     with private_redis(tmp_path) as server:
         names = Names("restart")
-        engine = RedisEngine(server.url, market_uid=lambda s: 0, names=names)
+        engine = RedisEngine(server.url, market_uid=lambda s: 0, on_lost=_never, names=names)
         gateway = RedisGateway(server.url, names=names)
         try:
-            await engine.start()
+            await engine.start(_no_queries)
             await gateway.start()
             server.stop()
             async with asyncio.timeout(5):
@@ -173,8 +181,8 @@ async def test_second_engine_waits_for_the_lease_until_the_first_releases_it(
 ) -> None:
     names = Names(f"lease{next(_prefixes)}")
     first, second = (
-        EngineLease(redis_server.url, names, ttl_ms=600),
-        EngineLease(redis_server.url, names, ttl_ms=600),
+        EngineLease(redis_server.url, names, on_lost=_never, ttl_ms=600),
+        EngineLease(redis_server.url, names, on_lost=_never, ttl_ms=600),
     )
     await first.acquire()
     waiting = asyncio.create_task(second.acquire())
@@ -188,8 +196,8 @@ async def test_second_engine_waits_for_the_lease_until_the_first_releases_it(
 
 async def test_engine_whose_lease_is_taken_over_is_told_to_stop(redis_server: RedisServer) -> None:
     names = Names(f"lease{next(_prefixes)}")
-    lease, lost = EngineLease(redis_server.url, names, ttl_ms=600), asyncio.Event()
-    lease.on_lost = lost.set
+    lost = asyncio.Event()
+    lease = EngineLease(redis_server.url, names, on_lost=lost.set, ttl_ms=600)
     await lease.acquire()
     other = connect(redis_server.url)
     await other.set(lease.key, "another-engine", px=600)  # as if it had stalled past its ttl

@@ -5,7 +5,7 @@ through the API itself, as a bot would: signup, an API key, an onramp.
 
 Deployments: a module that sets ``DEPLOYMENTS = ("all", "cluster")`` runs its tests twice:
 ``all`` is one in-process app on the memory bus; ``cluster`` is one engine process and two
-gateway processes on a real Redis (``exchange.cluster``), fresh for each test (the tests
+gateway processes on a real Redis (``exchange.devtools.cluster``), fresh for each test (the tests
 assert the ids of a fresh venue; a cluster starts in ~0.7 s). There ``base_url`` is gateway A
 and ``make_user``'s clients trade through gateway B (``trading_url``), so every such test
 also crosses gateways: accounts made on B are used on A, orders sent through B show in A's
@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bench.redis_server import free_port
+from exchange.app import create_app
 from exchange.client import Client
-from exchange.cluster import Cluster
 from exchange.config import Settings
-from exchange.web.app import create_app
+from exchange.devtools.cluster import Cluster
+from exchange.devtools.redis_server import free_port
 
 PASSWORD = "correct horse battery"
 MakeUser = Callable[..., Awaitable[Client]]

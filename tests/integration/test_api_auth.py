@@ -19,9 +19,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from exchange import signing
+from exchange.app import create_app
 from exchange.client import Client, ExchangeError
 from exchange.config import Settings
-from exchange.web.app import create_app
 from tests.integration.conftest import PASSWORD, MakeUser, state_of
 
 SOL = "SOL_USDC"

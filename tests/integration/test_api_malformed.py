@@ -23,9 +23,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
 from exchange import signing
+from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from exchange.web.app import create_app
 from tests.integration.conftest import PASSWORD, TEST_SETTINGS, state_of
 
 SOL = "SOL_USDC"

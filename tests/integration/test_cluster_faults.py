@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.redis_server import RedisServer, free_port
 from exchange.client import Client, ExchangeError
-from exchange.cluster import Cluster, wait_healthy
+from exchange.devtools.cluster import Cluster, wait_healthy
+from exchange.devtools.redis_server import RedisServer, free_port
 from exchange.wsclient import WsClient
 from tests.conftest import private_redis
 from tests.integration.conftest import CLUSTER_ARGS, PASSWORD

@@ -14,16 +14,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.redis_server import free_port
 from exchange.__main__ import _parser, _settings
+from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings, demo_config_path
-from exchange.demo import DemoBot
-from exchange.demo_config import BotConfig, load_bot_config
-from exchange.demo_identity import FILE_NAME
-from exchange.web.app import create_app
-from exchange.web.demo_bot import DEMO_BOT
-from exchange.web.keys import ACCOUNTS, ENGINE, SETTINGS
+from exchange.demo.bot import DemoBot
+from exchange.demo.config import BotConfig, load_bot_config
+from exchange.demo.identity import FILE_NAME
+from exchange.devtools.redis_server import free_port
+from exchange.web.keys import ACCOUNTS, DEMO_BOT, ENGINE, SETTINGS
 from tests.integration.conftest import TEST_SETTINGS, MakeUser
 
 SYMBOLS = ("SOL_USDC", "BTC_USDC", "ETH_USDC")

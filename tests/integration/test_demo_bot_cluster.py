@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bench.redis_server import RedisServer, free_port
 from exchange.client import Client
-from exchange.cluster import Cluster
+from exchange.devtools.cluster import Cluster
+from exchange.devtools.redis_server import RedisServer, free_port
 
 MARKETS = ("SOL_USDC", "BTC_USDC", "ETH_USDC")
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from exchange.web.app import create_app
 from tests.integration.conftest import PASSWORD, TEST_SETTINGS
 
 SOL = "SOL_USDC"

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from exchange.app import create_app
 from exchange.config import Settings
 from exchange.web import pages
-from exchange.web.app import create_app
 from tests.integration.conftest import PASSWORD, MakeUser
 from tests.integration.page_dom import Node, parse
 

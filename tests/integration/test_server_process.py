@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.redis_server import free_port as _free_port
 from exchange.client import Client
-from exchange.cluster import serve_command, wait_healthy
+from exchange.devtools.cluster import serve_command, wait_healthy
+from exchange.devtools.redis_server import free_port as _free_port
 from exchange.wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subp
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """exchange.cluster's wait, with the server's log in the failure."""
+    """exchange.devtools.cluster's wait, with the server's log in the failure."""
     try:
         wait_healthy(url, 20, proc)
     except RuntimeError as exc:

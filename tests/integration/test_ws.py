@@ -15,10 +15,10 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
+from exchange.app import create_app
 from exchange.client import Client, ExchangeError
 from exchange.config import Settings
 from exchange.signing import ws_auth_signature
-from exchange.web.app import create_app
 from exchange.wsclient import WsClient
 from tests.integration.conftest import TEST_SETTINGS, MakeUser
 from tests.integration.ws_helpers import StalledReader

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from exchange.app.demo_bot import serving_url
 from exchange.config import ConfigError, demo_config_path, load_venue
-from exchange.demo_config import inventory_units, load_bot_config, parse_bot_config, resolve
-from exchange.web.demo_bot import serving_url
+from exchange.demo.config import inventory_units, load_bot_config, parse_bot_config, resolve
 
 
 def _section() -> dict[str, Any]:

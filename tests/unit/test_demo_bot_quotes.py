@@ -7,7 +7,7 @@ import random
 import pytest
 
 from exchange.config import load_venue
-from exchange.demo_quotes import (
+from exchange.demo.quotes import (
     BUY,
     MAX_DEVIATION,
     SELL,

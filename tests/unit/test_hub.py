@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from exchange.service.hub import Hub, Outbox, ws_frame
+from exchange.web.ws.hub import Hub
+from exchange.web.ws.outbox import Outbox, ws_frame
 
 
 class Socket:

@@ -9,15 +9,16 @@ import pytest
 from exchange.config import load_venue
 from exchange.domain.engine import Engine
 from exchange.service.marketdata import MarketData
+from exchange.service.snapshotter import Snapshot
 from exchange.service.userdata import UserData
 from exchange.store import snapshot
 
 VENUE = load_venue()
 
 
-def _snap(seq: int) -> snapshot.Snapshot:
+def _snap(seq: int) -> Snapshot:
     engine = Engine(VENUE.assets, VENUE.markets)
-    return snapshot.Snapshot(
+    return Snapshot(
         seq=seq, ts=1_000 + seq, engine=engine.snapshot(), marketdata=MarketData(VENUE.markets).snapshot(),
         userdata=UserData().snapshot(),
     )  # fmt: skip
@@ -26,7 +27,7 @@ def _snap(seq: int) -> snapshot.Snapshot:
 def test_written_snapshot_reads_back_equal(tmp_path: Path) -> None:
     path = snapshot.write(tmp_path, _snap(7))
     assert path.name == "snapshot-00000000000000000007.msgpack"
-    assert snapshot.load_latest(tmp_path) == _snap(7)
+    assert snapshot.load_latest(tmp_path, Snapshot) == _snap(7)
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -36,7 +37,7 @@ def test_newest_unreadable_snapshot_falls_back_to_the_older_one(
     snapshot.write(tmp_path, _snap(5))
     newest = snapshot.write(tmp_path, _snap(9))
     newest.write_bytes(newest.read_bytes()[:-10])  # torn
-    loaded = snapshot.load_latest(tmp_path)
+    loaded = snapshot.load_latest(tmp_path, Snapshot)
     assert loaded is not None and loaded.seq == 5
     assert "skipping unreadable snapshot" in caplog.text
 
@@ -51,8 +52,8 @@ def test_prune_keeps_the_newest_and_removes_temp_files(tmp_path: Path) -> None:
 
 
 def test_no_directory_or_no_file_means_no_snapshot(tmp_path: Path) -> None:
-    assert snapshot.load_latest(tmp_path / "missing") is None
-    assert snapshot.load_latest(tmp_path) is None
+    assert snapshot.load_latest(tmp_path / "missing", Snapshot) is None
+    assert snapshot.load_latest(tmp_path, Snapshot) is None
 
 
 def test_userdata_round_trips_through_its_snapshot() -> None:

@@ -1,14 +1,14 @@
 """The demo liquidity bot: a market maker and a random taker on every demo market.
 
 It is a client like any other: two users (``demo-maker``, ``demo-taker``) made through the
-public API (exchange/demo_identity.py), funded through ``POST /onramp``, trading with HMAC-signed
-REST requests (exchange/client.py). In the server it runs as a task (exchange/web/demo_bot.py,
+public API (exchange/demo/identity.py), funded through ``POST /onramp``, trading with HMAC-signed
+REST requests (exchange/client.py). In the server it runs as a task (exchange/app/demo_bot.py,
 from ``create_app`` when ``settings.demo and settings.bot``); it waits for ``/healthz`` on the
 serving address, since the socket is not listening yet when the task starts.
 
 - Maker: every ``requoteSeconds`` the mids take a random-walk step and the maker turns its
   open orders into the wanted ladder with the fewest amends, cancels and places
-  (exchange/demo_quotes.py), skewed against its inventory.
+  (exchange/demo/quotes.py), skewed against its inventory.
 - Taker: a Poisson stream of ``takerRate`` orders per second per market, market or marketable
   IOC limit, of random small size, so trades print and candles move.
 - Inventory: neither user ever holds more than ``demo.inventory`` of an asset, counting what
@@ -17,7 +17,7 @@ serving address, since the socket is not listening yet when the task starts.
   bot never takes the server down.
 - Stop: ``stop`` cancels the task, cancels the open orders over REST (best effort, bounded)
   and closes the sessions. In the server the orders are cancelled by its shutdown hook
-  instead (exchange/web/demo_bot.py says why).
+  instead (exchange/app/demo_bot.py says why).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ import aiohttp
 
 from exchange.client import Client, ExchangeError
 from exchange.config import ConfigError
-from exchange.demo_config import BotConfig, MarketPlan, inventory_units, resolve
-from exchange.demo_identity import CredentialStore, IdentityError, sign_in
-from exchange.demo_quotes import (
+from exchange.demo.config import BotConfig, MarketPlan, inventory_units, resolve
+from exchange.demo.identity import CredentialStore, IdentityError, sign_in
+from exchange.demo.quotes import (
     Action,
     Budget,
     MidWalk,
@@ -60,7 +60,7 @@ from exchange.demo_quotes import (
 from exchange.domain.markets import Market
 from exchange.domain.units import format_scaled
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # "exchange.demo": operators filter the bot's lines by it
 
 #: Refusals that are part of trading, not faults: an order filled or moved meanwhile, a quote
 #: that would cross someone else's order, funds already locked elsewhere.

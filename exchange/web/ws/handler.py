@@ -1,7 +1,7 @@
 """``/ws``: market and private streams, and order entry, over one WebSocket per client.
 
 Reads happen only in the handler task; every write (answers, snapshots, stream frames) goes
-through the connection's bounded outbox (service/hub.py), written at once when the socket
+through the connection's bounded outbox (web/ws/outbox.py), written at once when the socket
 keeps up or else by the connection's writer task, so frames keep their order and the engine
 never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
 ``RATE`` requests per second (burst ``BURST``); past them a request gets an error answer, and a
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,11 +22,11 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from exchange import signing
-from exchange.service.hub import Outbox, ws_frame
+from exchange.clock import monotonic, now_ms
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web import orders
-from exchange.web.auth import now_ms, session_from_cookie
-from exchange.web.errors import ApiError
+from exchange.web.auth import session_from_cookie
+from exchange.web.errors import ApiError, invalid, rate_limited
 from exchange.web.keys import (
     ACCOUNTS,
     FEED,
@@ -38,7 +37,8 @@ from exchange.web.keys import (
     VENUE,
     WS_CONNS,
 )
-from exchange.web.streams import PRIVATE, StreamError, parse_stream
+from exchange.web.ws.outbox import Outbox, ws_frame
+from exchange.web.ws.streams import PRIVATE, parse_stream
 
 MAX_STREAMS = 100
 RATE, BURST, ABUSE = 50.0, 100, 200
@@ -96,25 +96,26 @@ class Connection:
         try:
             req = _decode_request(text)
         except msgspec.DecodeError as exc:
-            self.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": f"bad message: {exc}"}})
+            self._error(None, invalid(f"bad message: {exc}"))
             return
-        if self.limiter.check(0, time.monotonic()):
+        wait = self.limiter.check(0, monotonic())
+        if wait:
             self.refused += 1
-            self._error(req.id, "RATE_LIMITED", "too many messages; slow down")
+            self._error(req.id, rate_limited(wait, "too many messages; slow down"))
             if self.refused >= ABUSE:
                 await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
             return
         try:
             result = await self._dispatch(req)
         except ApiError as exc:
-            self._error(req.id, exc.code, exc.message)
+            self._error(req.id, exc)
             return
         self.send({"id": req.id, "result": result})
         if req.method == "SUBSCRIBE":
             self._snapshots(req)
 
-    def _error(self, req_id: int | str | None, code: str, message: str) -> None:
-        self.send({"id": req_id, "error": {"code": code, "message": message}})
+    def _error(self, req_id: int | str | None, err: ApiError) -> None:
+        self.send({"id": req_id, "error": err.ws_body()})
 
     async def _dispatch(self, req: WsRequest) -> Any:
         method = req.method
@@ -132,17 +133,14 @@ class Connection:
             return self._auth(req.params)
         if method in ORDER_METHODS:
             return await self._order(method, bytes(req.params))
-        raise ApiError(400, "INVALID_REQUEST", f"unknown method {method!r}")
+        raise invalid(f"unknown method {method!r}")
 
     def _subscribe(self, names: list[str]) -> None:
         topics = {}
         for name in names:
-            try:
-                topics[name] = parse_stream(name, self.app[VENUE], self.user_id)
-            except StreamError as exc:
-                raise ApiError(exc.status, exc.code, exc.message) from None
+            topics[name] = parse_stream(name, self.app[VENUE], self.user_id)
         if len(self.streams.keys() | topics.keys()) > MAX_STREAMS:
-            raise ApiError(400, "INVALID_REQUEST", f"at most {MAX_STREAMS} streams per connection")
+            raise invalid(f"at most {MAX_STREAMS} streams per connection")
         hub = self.app[HUB]
         for name, topic in topics.items():
             self.streams[name] = topic
@@ -180,20 +178,20 @@ class Connection:
         try:
             params = msgspec.json.decode(bytes(raw), type=AuthParams)
         except msgspec.DecodeError:
-            raise ApiError(400, "INVALID_REQUEST", "AUTH takes {apiKey, timestamp, signature}") from None
+            raise invalid("AUTH takes {apiKey, timestamp, signature}") from None
         found = self.app[ACCOUNTS].api_key(params.apiKey)
         problem = "unknown or revoked API key" if found is None else signing.verify_ws_auth(
             found[1], params.timestamp, params.signature, now_ms())  # fmt: skip
         if problem is not None or found is None:
-            raise ApiError(401, "UNAUTHORIZED", problem or "unauthorized")
+            raise ApiError("UNAUTHORIZED", problem or "unauthorized")
         self.user_id = found[0]
 
     async def _order(self, method: str, raw: bytes) -> Any:
         if self.user_id is None:
-            raise ApiError(401, "UNAUTHORIZED", "authenticate first (session cookie or AUTH)")
-        wait = self.app[USER_LIMITER].check(self.user_id, time.monotonic())
+            raise ApiError("UNAUTHORIZED", "authenticate first (session cookie or AUTH)")
+        wait = self.app[USER_LIMITER].check(self.user_id, monotonic())
         if wait:
-            raise ApiError(429, "RATE_LIMITED", "too many requests; slow down")
+            raise rate_limited(wait)
         app, user = self.app, self.user_id
         if method == "ORDER.PLACE":
             return await orders.place(app, user, raw)
@@ -217,7 +215,7 @@ def _stream_list(raw: msgspec.Raw) -> list[str]:
     try:
         names = msgspec.json.decode(bytes(raw) or b"null", type=list[str])
     except msgspec.DecodeError:
-        raise ApiError(400, "INVALID_REQUEST", "params must be a list of stream names") from None
+        raise invalid("params must be a list of stream names") from None
     return names
 
 
@@ -234,7 +232,7 @@ def _same_origin(request: web.Request) -> bool:
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
-        raise ApiError(403, "FORBIDDEN", "cross-origin WebSocket connections are refused")
+        raise ApiError("FORBIDDEN", "cross-origin WebSocket connections are refused")
     session = session_from_cookie(request)
     limit = request.app[SETTINGS].ws_writer_limit
     ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024, writer_limit=limit)

@@ -1,6 +1,6 @@
 """A local cluster: one engine process and N gateway processes on one Redis.
 
-``python -m exchange.cluster`` (``make run-cluster``) uses the Redis at ``--redis`` (default
+``python -m exchange.devtools.cluster`` (``make run-cluster``) uses the Redis at ``--redis`` (default
 redis://127.0.0.1:6379), starting a ``redis-server`` there if none answers, then runs
 ``serve --role engine`` (operator routes on ``--engine-port``) and ``serve --role gateway`` on
 each ``--gateway-port`` (default 8081 and 8082), all on the same data directory, until Ctrl-C.
@@ -150,7 +150,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exchange.cluster")
+    parser = argparse.ArgumentParser(prog="python -m exchange.devtools.cluster")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--engine-port", type=int, default=8090)

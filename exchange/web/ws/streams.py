@@ -9,32 +9,27 @@ from __future__ import annotations
 
 from exchange.config import Venue
 from exchange.service.marketdata import INTERVALS
+from exchange.web.errors import ApiError, invalid
 
 PUBLIC_KINDS = frozenset({"depth", "trade", "ticker", "bookTicker"})
 PRIVATE = frozenset({"orders", "balances"})
 
 
-class StreamError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def parse_stream(name: str, venue: Venue, user_id: int | None) -> str:
-    """The hub topic of stream ``name``; StreamError if unknown or not allowed."""
+    """The hub topic of stream ``name``; ApiError if unknown or not allowed."""
     if name in PRIVATE:
         if user_id is None:
-            raise StreamError(401, "UNAUTHORIZED", f"{name} needs an authenticated connection")
+            raise ApiError("UNAUTHORIZED", f"{name} needs an authenticated connection")
         return f"{name}:{user_id}"
     kind, _, rest = name.partition("@")
     symbol, _, speed = rest.partition("@")
     if symbol not in venue.markets:
-        raise StreamError(400, "INVALID_REQUEST", f"unknown stream {name!r}")
+        raise invalid(f"unknown stream {name!r}")
     if speed and not (kind == "depth" and speed == "100ms"):
-        raise StreamError(400, "INVALID_REQUEST", f"unknown stream {name!r}")
+        raise invalid(f"unknown stream {name!r}")
     if kind in PUBLIC_KINDS:
         return name
     prefix, _, interval = kind.partition(".")
     if prefix == "kline" and interval in INTERVALS:
         return name
-    raise StreamError(400, "INVALID_REQUEST", f"unknown stream {name!r}")
+    raise invalid(f"unknown stream {name!r}")

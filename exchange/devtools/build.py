@@ -1,6 +1,6 @@
 """Optional native build of the engine core with mypyc, and a guard against stale builds.
 
-``python -m exchange.build compile`` compiles the hot modules of ``exchange/domain`` (the same
+``python -m exchange.devtools.build compile`` compiles the hot modules of ``exchange/domain`` (the same
 typed Python, no second source) into C extensions next to them; Python then imports those
 instead of the ``.py`` files. Measured with bench.engine on this machine: about 1.4-1.5x the
 commands per second of the interpreted engine. ``clean`` removes them again.
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     elif argv == ["check"]:
         print("compiled" if check() else "interpreted")
     else:
-        print("usage: python -m exchange.build compile|clean|check", file=sys.stderr)
+        print("usage: python -m exchange.devtools.build compile|clean|check", file=sys.stderr)
         return 2
     return 0
 

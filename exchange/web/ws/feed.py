@@ -28,9 +28,9 @@ from exchange.domain.events import (
     TradeExecuted,
 )
 from exchange.domain.markets import Market
-from exchange.service.hub import Hub
 from exchange.service.marketdata import INTERVALS, MarketData
 from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
+from exchange.web.ws.hub import Hub
 
 #: Levels per side in a depthSnapshot: the whole book of any realistic market.
 SNAPSHOT_LEVELS = 5000

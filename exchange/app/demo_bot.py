@@ -18,16 +18,14 @@ import msgspec
 from aiohttp import web
 
 from exchange.bus.base import Closed, EngineTimeout, Unavailable
-from exchange.demo import STOP_TIMEOUT_S, DemoBot
-from exchange.demo_config import inventory_units, load_bot_config, resolve
+from exchange.demo.bot import STOP_TIMEOUT_S, DemoBot
+from exchange.demo.config import inventory_units, load_bot_config, resolve
 from exchange.domain.commands import CancelAll
 from exchange.web.common import execute
 from exchange.web.errors import ApiError
-from exchange.web.keys import ACCOUNTS, SETTINGS, VENUE
+from exchange.web.keys import ACCOUNTS, DEMO_BOT, SETTINGS, VENUE
 
 log = logging.getLogger(__name__)
-
-DEMO_BOT = web.AppKey("demo_bot", DemoBot)
 
 
 def serving_url(host: str, port: int) -> str:
