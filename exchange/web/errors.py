@@ -28,7 +28,7 @@ def invalid(message: str) -> ApiError:
     return ApiError(400, "INVALID_REQUEST", message)
 
 
-#: 503 codes of the bus (API.md style): retry later; neither says the request was refused.
+#: 503 codes of the bus (docs/API.md, Errors): retry later; neither says the request was refused.
 UNAVAILABLE = "UNAVAILABLE"  # the engine cannot be reached now (Redis down, reconnecting)
 ENGINE_TIMEOUT = "ENGINE_TIMEOUT"  # no answer in time; the command normally did not run
 
