@@ -24,7 +24,8 @@ $(NODE): package.json package-lock.json
 	touch $(NODE)
 
 # What the tests need from the machine, installed once if missing (no test skips for want of
-# it): Debian's Chromium for the browser tests (RECIPES.md), redis-server for the Redis bus.
+# it): Debian's Chromium for the browser tests (never `playwright install`), redis-server for
+# the Redis bus.
 SYSTEM_DEPS = $(if $(wildcard /usr/bin/chromium),,chromium) \
               $(if $(shell command -v redis-server),,redis-server)
 system-deps:

@@ -5,7 +5,7 @@ opens N connections to ``/ws``, subscribes each to the streams, prints ``{"ready
 stdout once every SUBSCRIBE is answered, then records until SIGTERM (or ``--duration``) and
 prints one JSON summary line. For every ``trade`` frame: lag = local wall clock (ms) - the
 trade's ``T`` (server ms; same machine, same clock; ``T`` is truncated to the ms, so a lag
-reads up to 1 ms high). For ``depth`` frames, the API.md recipe: after the ``depthSnapshot``
+reads up to 1 ms high). For ``depth`` frames, the docs/API.md recipe: after the ``depthSnapshot``
 a diff with ``u <= `` the last id is stale (already in it: dropped, counted), a gap is ``U >
 last id + 1``. ``--count-only`` skips JSON decoding and just counts frames (saturation).
 
@@ -135,7 +135,7 @@ class Sub(asyncio.Protocol):
             self.lags.append(now - data["T"])
         elif kind == "depth":
             if self.last_u is not None and data["u"] <= self.last_u:
-                self.stale += 1  # already in the snapshot (API.md: drop it)
+                self.stale += 1  # already in the snapshot (docs/API.md: drop it)
                 return
             self.depth += 1
             self.gaps += self.last_u is not None and data["U"] > self.last_u + 1

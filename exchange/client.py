@@ -111,8 +111,11 @@ class Client:
     async def depth(self, symbol: str, limit: int | None = None) -> Json:
         return await self.request("GET", "/api/v1/depth", params={"symbol": symbol, "limit": limit})
 
-    async def trades(self, symbol: str, limit: int | None = None) -> Json:
-        return await self.request("GET", "/api/v1/trades", params={"symbol": symbol, "limit": limit})
+    async def trades(
+        self, symbol: str, limit: int | None = None, *, start: int | None = None, end: int | None = None
+    ) -> Json:
+        params = {"symbol": symbol, "limit": limit, "startTime": start, "endTime": end}
+        return await self.request("GET", "/api/v1/trades", params=params)
 
     async def klines(
         self, symbol: str, interval: str = "1m", start: int | None = None, end: int | None = None,

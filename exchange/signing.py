@@ -20,7 +20,7 @@ import hmac
 import re
 from typing import Final
 
-#: How far a request's timestamp may be from the server clock (API.md: 5 s).
+#: How far a request's timestamp may be from the server clock (docs/API.md: 5 s).
 DEFAULT_WINDOW_MS: Final = 5000
 
 # 19 digits keeps ``int()`` cheap and covers any ms timestamp until the year 318 million.

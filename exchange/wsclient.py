@@ -1,6 +1,6 @@
 """Async WebSocket client: subscriptions, a local order book kept exactly, auth, order entry.
 
-``LocalBook`` follows API.md: the first message after subscribing to ``depth@S`` is a
+``LocalBook`` follows docs/API.md: the first message after subscribing to ``depth@S`` is a
 ``depthSnapshot`` (id ``u``); each diff must start at the previous ``u + 1``; diffs at or below
 the book's id are stale and dropped; a gap raises ``GapError`` and the client resubscribes,
 which brings a fresh snapshot. Every other stream's data is queued per stream name.

@@ -97,7 +97,7 @@ class ApiKeyInfo(msgspec.Struct, frozen=True):
 
 
 class AccountError(Exception):
-    """An expected refusal with its API.md error code (``INVALID_REQUEST``, ``USERNAME_TAKEN`` ...)."""
+    """An expected refusal with its docs/API.md error code (``INVALID_REQUEST``, ``USERNAME_TAKEN`` ...)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

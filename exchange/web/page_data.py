@@ -1,7 +1,7 @@
 """What the server-rendered pages show before the socket connects: the views of the projections.
 
 Each function turns the market-data and engine projections into plain dicts of decimal strings
-(the REST shapes of API.md), so the templates print exactly what the API would answer and the
+(the REST shapes of docs/API.md), so the templates print exactly what the API would answer and the
 page scripts start from the same values. Cumulative book sizes are summed as integers here.
 """
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from exchange.clock import now_ms
 from exchange.domain.events import TradeExecuted
 from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
-from exchange.web.common import json_response, market_data, query_int, query_limit, query_market, query_window
+from exchange.web.common import json_response, market_data, query_limit, query_market, query_window
 from exchange.web.errors import invalid
 from exchange.web.keys import READS, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json, trade_json
@@ -45,12 +45,13 @@ async def depth(request: web.Request) -> web.Response:
 async def trades(request: web.Request) -> web.Response:
     m = query_market(request)
     assert m is not None
-    limit, end = query_limit(request), query_int(request, "endTime", None, 0, 2**53)
+    limit, (start, end) = query_limit(request), query_window(request)
     if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
         tape: list[Any] = market_data(request.app).trades(m.symbol, limit)
     else:
         tape = [_record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
-    return json_response([trade_json(t, m) for t in tape])
+    # The newest ``limit`` up to endTime, then those not before startTime (as /fills does).
+    return json_response([trade_json(t, m) for t in tape if start is None or t.timestamp >= start])
 
 
 def _record(t: TradeExecuted) -> TradeRecord:

@@ -1,4 +1,4 @@
-"""The route table: every path of API.md, the seed's aliases, and the browser pages."""
+"""The route table: every path of docs/API.md, the seed's aliases, and the browser pages."""
 
 from __future__ import annotations
 

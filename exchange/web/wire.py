@@ -1,4 +1,4 @@
-"""Engine values -> the JSON shapes of API.md: decimal strings, string ids, ms times."""
+"""Engine values -> the JSON shapes of docs/API.md: decimal strings, string ids, ms times."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def market_json(m: Market) -> Json:
 
 
 def levels_json(levels: list[tuple[int, int]], m: Market) -> list[list[str]]:
-    return [[m.price.format(p), m.qty.format(q)] for p, q in levels]
+    """``[[price, qty]]``; a removed level (quantity 0: depth diffs) is ``"0"`` (docs/API.md)."""
+    price, qty = m.price.format, m.qty.format
+    return [[price(p), qty(q) if q else "0"] for p, q in levels]
 
 
 def ticker_json(t: Ticker, m: Market) -> dict[str, Any]:

@@ -99,8 +99,9 @@ export class OrdersView {
 }
 
 function statusWords(status) {
+  // No REJECTED: a refused order is an error answer and never exists (docs/API.md, Orders).
   return { NEW: "Open", PARTIALLY_FILLED: "Partially filled", FILLED: "Filled", CANCELED: "Canceled",
-    EXPIRED: "Expired", REJECTED: "Rejected" }[status] ?? status;
+    EXPIRED: "Expired" }[status] ?? status;
 }
 
 /** Balances table rows (`tr[data-asset]` with `td.available`, `td.locked`), kept live. */

@@ -1,4 +1,5 @@
-"""Browser tests: real headless Chromium (Debian's, see RECIPES.md) against the real server.
+"""Browser tests: real headless Chromium (Debian's package, never `playwright install`) against
+the real server.
 
 The server is the real CLI (`python -m exchange serve`) in a subprocess, started once per
 module on a free port with its own data directory, so a test sees exactly what a trader who ran

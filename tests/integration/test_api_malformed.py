@@ -295,6 +295,8 @@ CASES = [
     get("depth-unknown-symbol", "/depth", "symbol=DOGE_USDC", 404, "UNKNOWN_SYMBOL"),
     get("trades-limit-zero", "/trades", f"symbol={SOL}&limit=0"),
     get("trades-limit-x", "/trades", f"symbol={SOL}&limit=x"),
+    get("trades-start-after-end", "/trades", f"symbol={SOL}&startTime=2000&endTime=1000"),
+    get("trades-start-not-integer", "/trades", f"symbol={SOL}&startTime=-1"),
     get("klines-limit-1001", "/klines", f"symbol={SOL}&interval=1m&limit=1001"),
     get("klines-bad-interval", "/klines", f"symbol={SOL}&interval=2m"),
     get("klines-start-after-end", "/klines", f"symbol={SOL}&interval=1m&startTime=2000&endTime=1000"),

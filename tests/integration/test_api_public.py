@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
 
-from exchange.client import Client
+import pytest
+
+from exchange.client import Client, ExchangeError
 from tests.integration.conftest import MakeUser
 
 SOL = "SOL_USDC"
@@ -90,6 +93,25 @@ async def test_klines_accept_the_seed_market_alias_and_time_window(make_user: Ma
     start = by_alias[0]["start"]
     assert by_alias[0]["end"] == start + 60_000 - 1
     assert await anon.klines(SOL, "1m", start=start + 1) == [k for k in by_alias if k["start"] >= start + 1]
+
+
+async def test_trades_take_a_time_window_newest_first_within_the_limit(make_user: MakeUser) -> None:
+    maker, taker = await make_user(), await make_user()
+    await maker.place_order(SOL, "sell", price="100", quantity="4")
+    for _ in range(4):
+        await taker.place_order(SOL, "buy", price="100", quantity="1")
+        await asyncio.sleep(0.005)  # a distinct millisecond per trade
+    await asyncio.sleep(0.3)  # the SQLite history (endTime pages) is written every 100 ms
+    tape = await taker.trades(SOL)
+    ts = [t["timestamp"] for t in tape]
+    assert [t["id"] for t in tape] == ["4", "3", "2", "1"] and ts == sorted(set(ts), reverse=True)
+    assert await taker.trades(SOL, start=ts[2]) == tape[:3]  # from memory
+    assert await taker.trades(SOL, start=ts[2], limit=2) == tape[:2]  # the newest, as without startTime
+    assert await taker.trades(SOL, start=ts[2], end=ts[1]) == tape[1:3]  # from the history
+    assert await taker.trades(SOL, start=ts[0] + 1) == []
+    with pytest.raises(ExchangeError) as err:
+        await taker.trades(SOL, start=ts[0], end=ts[3])
+    assert (err.value.status, err.value.code) == (400, "INVALID_REQUEST")
 
 
 async def test_healthz_and_metrics_report_the_engine(make_user: MakeUser, base_url: str) -> None:

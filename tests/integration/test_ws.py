@@ -121,6 +121,23 @@ async def test_every_public_stream_has_its_shape(make_user: MakeUser, base_url: 
         assert kline["T"] == kline["t"] + 60_000 - 1
 
 
+async def test_a_removed_level_is_sent_as_zero(make_user: MakeUser, base_url: str) -> None:
+    alice = await make_user()
+    async with WsClient(base_url) as ws:
+        await ws.subscribe("depth@SOL_USDC", "depth@SOL_USDC@100ms")
+        await ws.next("depth@SOL_USDC")  # the snapshots
+        await ws.next("depth@SOL_USDC@100ms")
+        order = await alice.place_order(SOL, "buy", price="99", quantity="1")
+        assert (await ws.next("depth@SOL_USDC"))["b"] == [["99.00", "1.00"]]
+        await alice.cancel_order(SOL, order["orderId"])
+        assert (await ws.next("depth@SOL_USDC"))["b"] == [["99.00", "0"]]
+        merged = await ws.next("depth@SOL_USDC@100ms")
+        while merged["b"] != [["99.00", "0"]]:  # a 100 ms window may close between the two orders
+            assert merged["b"] == [["99.00", "1.00"]]
+            merged = await ws.next("depth@SOL_USDC@100ms")
+        assert ws.books["depth@SOL_USDC"].levels() == ([], [])
+
+
 async def test_private_streams_reach_only_their_owner(make_user: MakeUser, base_url: str) -> None:
     alice, bob = await make_user(), await make_user()
     async with WsClient(base_url) as alice_ws, WsClient(base_url) as bob_ws:

@@ -1,4 +1,4 @@
-"""Regression tests for each bug of the project we replace (STYLE.md, "never again").
+"""Regression tests for each bug of the project we replace, so that none comes back.
 
 Each test would fail on the seed's behaviour, which is named in its docstring.
 """

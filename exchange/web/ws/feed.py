@@ -1,6 +1,6 @@
 """Engine events -> WebSocket stream frames, each encoded once and handed to the hub.
 
-Streams (API.md): ``depth@S`` (one diff per command that touched the book, ``U == u`` = the
+Streams (docs/API.md): ``depth@S`` (one diff per command that touched the book, ``U == u`` = the
 market-data update id), ``depth@S@100ms`` (the same diffs merged and flushed every 100 ms,
 ``U`` the first id merged, ``u`` the last), ``trade@S``, ``ticker@S`` and ``kline.<i>@S`` (after
 a command that traded), ``bookTicker@S`` (when the best bid or ask changes), and per user

@@ -1,4 +1,4 @@
-"""Stream names of API.md -> hub topics, validated.
+"""Stream names of docs/API.md -> hub topics, validated.
 
 Public: ``depth@S``, ``depth@S@100ms``, ``trade@S``, ``ticker@S``, ``bookTicker@S``,
 ``kline.<interval>@S``; the topic is the name itself. Private: ``orders`` and ``balances``,
