@@ -307,9 +307,7 @@ async def test_binary_frames_are_answered_with_an_error(base_url: str) -> None:
 async def test_message_flood_is_refused_then_the_abuser_is_closed(base_url: str) -> None:
     async with aiohttp.ClientSession() as s:
         ws = await _raw(base_url, s)
-        for i in range(150):  # the burst allows 100
-            await ws.send_str(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}).decode())
-        answers = [orjson.loads(await ws.receive_str(timeout=5)) for _ in range(150)]
+        answers = await _flood(ws, 150)  # the burst allows 100
         codes = [a.get("error", {}).get("code") for a in answers]
         assert codes.count(None) >= 100 and codes.count("RATE_LIMITED") >= 40
         for i in range(400):  # keeps pushing past the refusals: closed as an abuser
@@ -317,6 +315,22 @@ async def test_message_flood_is_refused_then_the_abuser_is_closed(base_url: str)
         while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT:
             pass
         assert ws.close_code == 1008
+
+
+async def _flood(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict[str, Any]]:
+    for i in range(count):
+        await ws.send_str(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}).decode())
+    return [orjson.loads(await ws.receive_str(timeout=5)) for _ in range(count)]
+
+
+async def test_a_refused_message_says_when_to_retry_as_rest_does(base_url: str) -> None:
+    """The socket has no Retry-After header: its 429 carries the same whole seconds as retryAfter."""
+    async with aiohttp.ClientSession() as s:
+        ws = await _raw(base_url, s)
+        answers = await _flood(ws, 120)  # the burst allows 100
+        refused = [a["error"] for a in answers if "error" in a]
+        assert refused and all(e["code"] == "RATE_LIMITED" and e["retryAfter"] == 1 for e in refused)
+        await ws.close()
 
 
 async def test_a_gap_in_the_diffs_makes_the_client_resync_from_a_fresh_snapshot(
