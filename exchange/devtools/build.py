@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: exchange/devtools/build.py
 DOMAIN = ROOT / "exchange" / "domain"
 #: The modules with the hot loops; the message types (msgspec Structs, enums) stay interpreted.
 COMPILED = ("units", "markets", "book", "ledger", "risk", "state", "engine")
