@@ -179,7 +179,7 @@ async def test_engine_exception_fails_pending_replies_and_stops_the_task() -> No
 async def test_overloaded_engine_answers_503_over_http(aiohttp_client: object, tmp_path: object) -> None:
     from exchange.app import create_app
     from exchange.client import Client, ExchangeError
-    from tests.integration.conftest import TEST_SETTINGS
+    from tests.web.conftest import TEST_SETTINGS
 
     settings = Settings(data_dir=str(tmp_path), queue_size=0, **TEST_SETTINGS)  # type: ignore[arg-type]
     client = await aiohttp_client(create_app(settings))  # type: ignore[operator]

@@ -25,7 +25,7 @@ from exchange.devtools.cluster import Cluster, wait_healthy
 from exchange.devtools.redis_server import RedisServer, free_port
 from exchange.wsclient import WsClient
 from tests.conftest import private_redis
-from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
+from tests.web.conftest import CLUSTER_ARGS, PASSWORD
 
 SOL = "SOL_USDC"
 

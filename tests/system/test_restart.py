@@ -17,8 +17,8 @@ from exchange.client import Client, ExchangeError
 from exchange.config import load_venue
 from exchange.devtools.cluster import serve_command
 from exchange.domain.events import OrderState
-from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
-from tests.unit.test_history import table_rows
+from tests.store.test_history import table_rows
+from tests.system.test_server_process import ROOT, _free_port, _wait_healthy
 
 SOL = "SOL_USDC"
 PASSWORD = "correct horse battery"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.client import Client, ExchangeError
-from tests.integration.conftest import MakeUser
+from tests.web.conftest import MakeUser
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")

@@ -23,7 +23,7 @@ from exchange.demo.config import BotConfig, load_bot_config
 from exchange.demo.identity import FILE_NAME
 from exchange.devtools.redis_server import free_port
 from exchange.web.keys import ACCOUNTS, DEMO_BOT, ENGINE, SETTINGS
-from tests.integration.conftest import TEST_SETTINGS, MakeUser
+from tests.web.conftest import TEST_SETTINGS, MakeUser
 
 SYMBOLS = ("SOL_USDC", "BTC_USDC", "ETH_USDC")
 

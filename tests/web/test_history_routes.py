@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from tests.integration.conftest import PASSWORD, TEST_SETTINGS
+from tests.web.conftest import PASSWORD, TEST_SETTINGS
 
 SOL = "SOL_USDC"
 

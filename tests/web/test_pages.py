@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestServer
 from exchange.app import create_app
 from exchange.config import Settings
 from exchange.web import pages
-from tests.integration.conftest import PASSWORD, MakeUser
-from tests.integration.page_dom import Node, parse
+from tests.web.conftest import PASSWORD, MakeUser
+from tests.web.page_dom import Node, parse
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")  # the pages of a gateway read through the bus

@@ -20,8 +20,8 @@ from exchange.client import Client, ExchangeError
 from exchange.config import Settings
 from exchange.signing import ws_auth_signature
 from exchange.wsclient import WsClient
-from tests.integration.conftest import TEST_SETTINGS, MakeUser
-from tests.integration.ws_helpers import StalledReader
+from tests.web.conftest import TEST_SETTINGS, MakeUser
+from tests.web.ws_helpers import StalledReader
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")
