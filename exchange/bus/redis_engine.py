@@ -132,6 +132,7 @@ class RedisEngine:
         self._answers: OrderedDict[str, list[Event]] = OrderedDict()  # the oldest goes first
         self._acks: list[bytes] = []
         self._wake = asyncio.Event()
+        self._queries_ready = asyncio.Event()  # Redis confirmed the SUBSCRIBE to the queries
         self._client: Any = None
         #: Entries read by an earlier life of the engine but not acknowledged come first: the
         #: stream id to read the pending list after, or None once it is done.
@@ -359,6 +360,12 @@ class RedisEngine:
             log.warning("could not publish %d replies to Redis (%s)", len(replies), exc)
 
     # -- queries ---------------------------------------------------------------------------
+    async def queries_ready(self) -> None:
+        """Until Redis has confirmed this engine's subscription to the query channel: a query
+        a gateway publishes after this returns is answered (before, it may find no receiver and
+        fail with ``Unavailable``). Waits again while a lost connection is being restored."""
+        await self._queries_ready.wait()
+
     async def _query_loop(self) -> None:
         backoff = Backoff()
         while True:
@@ -371,9 +378,12 @@ class RedisEngine:
                 async for message in pubsub.listen():
                     if message["type"] == "message":
                         asyncio.get_running_loop().create_task(self._query(message["data"]))
+                    elif message["type"] == "subscribe":
+                        self._queries_ready.set()
             except connection_errors():
                 pass
             finally:
+                self._queries_ready.clear()
                 await close_quietly(pubsub, client)
             await backoff.wait()
 

@@ -67,6 +67,8 @@ log = logging.getLogger(__package__)  # "exchange.demo": operators filter the bo
 EXPECTED = frozenset({"ORDER_NOT_FOUND", "POST_ONLY_WOULD_TAKE", "INSUFFICIENT_FUNDS", "INVALID_QUANTITY"})
 MAX_BACKOFF_S = 5.0
 STOP_TIMEOUT_S = 2.0
+#: The name of the task that runs the bot (a test finds it, or finds that none runs).
+TASK_NAME = "demo-bot"
 
 
 @dataclass
@@ -81,6 +83,9 @@ class Stats:
     refused: int = 0
     api_errors: int = 0
     unexpected: int = 0
+    #: Rounds of each loop gone through, whatever they did (a test waits for rounds, not time).
+    requotes: int = 0
+    taker_draws: int = 0
 
 
 class User:
@@ -119,7 +124,7 @@ class DemoBot:
 
     def start(self) -> asyncio.Task[None]:
         self.users = [User(name, self.base_url) for name in (self.config.maker, self.config.taker)]
-        self.task = asyncio.create_task(self.run(), name="demo-bot")
+        self.task = asyncio.create_task(self.run(), name=TASK_NAME)
         return self.task
 
     async def run(self) -> None:
@@ -208,6 +213,7 @@ class DemoBot:
                 walk.step(now - last, self.rng.gauss(0.0, 1.0))
             last = now
             await self._guarded("maker", self._requote)
+            self.stats.requotes += 1
             await asyncio.sleep(self.config.requote_seconds)
 
     async def _taker_loop(self) -> None:
@@ -217,6 +223,7 @@ class DemoBot:
             await asyncio.sleep(self.rng.expovariate(rate))
             symbol = self.rng.choice(symbols)
             await self._guarded("taker", functools.partial(self._take, symbol))
+            self.stats.taker_draws += 1
 
     async def _guarded(self, who: str, step: Callable[[], Awaitable[None]]) -> None:
         """Run one step; on an API or network error log it and back off (429: as told)."""

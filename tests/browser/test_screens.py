@@ -59,7 +59,8 @@ def test_trade_page_alive_and_fits(
     assert [url for url in seen.requested if url.endswith("/static/vendor/lightweight-charts.mjs")]
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a {viewport['width']}px screen"
-    page.wait_for_timeout(1_500)  # let the bot move the book and the tape for the picture
+    first = page.locator("#trades .trade").first.inner_text()  # the bot moves the tape for the picture
+    expect(page.locator("#trades .trade").first).not_to_have_text(first, timeout=15_000)
     page.screenshot(path=screenshots / f"trade-{name}.png", full_page=name == "desktop")
     seen.check()
     context.close()

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from exchange.client import Client
 from tests.browser.conftest import PASSWORD, LiveServer, Watch, onramp, signup, watch
+from tests.waiting import until_sync
 
 DESKTOP = {"width": 1440, "height": 900}
 
@@ -70,16 +71,16 @@ def number(locator: Any) -> Decimal:
 
 def shows(locator: Any, value: str | int, timeout: float = 3.0) -> None:
     """Wait until ``locator`` shows the number ``value``, whatever its formatting."""
-    deadline, want = time.monotonic() + timeout, Decimal(value)
-    while True:
-        text = locator.inner_text()
+    want, text = Decimal(value), [""]
+
+    def showing() -> bool:
+        text[0] = locator.inner_text()
         try:
-            if Decimal(text.replace(",", "").strip()) == want:
-                return
+            return Decimal(text[0].replace(",", "").strip()) == want
         except ArithmeticError:
-            pass
-        assert time.monotonic() < deadline, f"{locator} shows {text!r}, not {value}"
-        time.sleep(0.05)
+            return False
+
+    until_sync(showing, timeout, interval=0.05, message=lambda: f"{locator} shows {text[0]!r}, not {value}")
 
 
 def test_resting_order_reaches_other_book_within_a_second_then_fills_for_both(traders: Any) -> None:

@@ -76,7 +76,7 @@ async def _redis(server: RedisServer, maxsize: int) -> tuple[Pair, Any]:
     )  # fmt: skip
     await gateway.start()
     gateway.watch_user(7)
-    await asyncio.sleep(0.05)  # the user channel's SUBSCRIBE has reached Redis
+    await gateway.user_ready(7)  # Redis confirmed the user channel's SUBSCRIBE
 
     async def stop() -> None:
         await engine.aclose()  # it stops taking commands first

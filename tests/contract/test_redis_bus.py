@@ -21,6 +21,7 @@ from exchange.domain.commands import Onramp
 from exchange.domain.events import BalanceChanged, Event, OrderRejected
 from exchange.domain.reasons import Reason
 from tests.conftest import private_redis
+from tests.waiting import until
 
 _prefixes = itertools.count(1)
 
@@ -102,9 +103,9 @@ async def test_query_is_answered_by_the_engine_process(parts: Any) -> None:
     async def answer(kind: str, args: bytes) -> Any:
         return {"kind": kind, "args": list(args)}
 
-    await make_engine(answer)
+    engine = await make_engine(answer)
     gateway = await make_gateway()
-    await asyncio.sleep(0.05)  # the engine's query subscription is in place
+    await engine.queries_ready()  # Redis confirmed the engine's SUBSCRIBE to the queries
     async with asyncio.timeout(5):
         got = await gateway.query("balances", [7], dict[str, Any])
     assert got["kind"] == "balances"
@@ -125,15 +126,18 @@ async def test_user_events_reach_only_a_gateway_that_watches_the_user(parts: Any
     watching.add_listener(lambda events: seen["watching"].append(list(events)))
     other.add_listener(lambda events: seen["other"].append(list(events)))
     watching.watch_user(7)
+    for gateway in (watching, other):  # user 9's event marks the end: both gateways watch it
+        gateway.watch_user(9)
+        await gateway.user_ready(9)
     await watching.user_ready(7)  # Redis confirmed the subscription: no sleep needed
     engine = await make_engine()
     engine.publish([BalanceChanged(1, 1, 7, "USDC", 5, 0)])
     engine.publish([BalanceChanged(2, 1, 8, "USDC", 5, 0)])
-    async with asyncio.timeout(5):
-        while not seen["watching"]:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
-    assert [e[0].user_id for e in seen["watching"]] == [7] and seen["other"] == []  # type: ignore[attr-defined]
+    engine.publish([BalanceChanged(3, 1, 9, "USDC", 5, 0)])
+    # Redis delivers in publishing order: once user 9's event is in, any stray one came before it.
+    await until(lambda: all(events and events[-1][0].user_id == 9 for events in seen.values()))  # type: ignore[attr-defined]
+    received = {name: [e[0].user_id for e in events[:-1]] for name, events in seen.items()}  # type: ignore[attr-defined]
+    assert received == {"watching": [7], "other": []}
 
 
 async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Path) -> None:
@@ -145,15 +149,12 @@ async def test_redis_restart_fails_fast_then_reconnects_both_sides(tmp_path: Pat
             await engine.start(_no_queries)
             await gateway.start()
             server.stop()
-            async with asyncio.timeout(5):
-                while gateway.connected:
-                    await asyncio.sleep(0.01)
+            await until(lambda: not gateway.connected)
             with pytest.raises(Unavailable):
                 gateway.submit(_onramp(1))
             server.start()
+            await until(lambda: gateway.connected, timeout=10)
             async with asyncio.timeout(10):
-                while not gateway.connected:
-                    await asyncio.sleep(0.02)
                 future = gateway.submit(_onramp(4))
                 ((cmd, pending),) = await engine.next_batch(10)
                 pending.set_result([])
@@ -186,7 +187,9 @@ async def test_second_engine_waits_for_the_lease_until_the_first_releases_it(
     )
     await first.acquire()
     waiting = asyncio.create_task(second.acquire())
-    await asyncio.sleep(0.9)  # longer than the ttl: the first renews, so the second still waits
+    # A time, not a condition: the claim is that the wait outlasts the 600 ms ttl (the first
+    # engine renews its lease), and only a span longer than the ttl can show it.
+    await asyncio.sleep(0.9)
     assert not waiting.done()
     await first.release()
     async with asyncio.timeout(5):

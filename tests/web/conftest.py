@@ -1,4 +1,4 @@
-"""Integration fixtures: the real app from ``create_app`` on a real socket, real HTTP clients.
+"""Fixtures of the web tests: the real app from ``create_app`` on a real socket, real HTTP clients.
 
 Each test gets a fresh app (a fresh engine and SQLite under tmp_path); users are created
 through the API itself, as a bot would: signup, an API key, an onramp.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,13 @@ from exchange.__main__ import _parser, _settings
 from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings, demo_config_path
-from exchange.demo.bot import DemoBot
+from exchange.demo.bot import TASK_NAME, DemoBot
 from exchange.demo.config import BotConfig, load_bot_config
 from exchange.demo.identity import FILE_NAME
 from exchange.devtools.redis_server import free_port
 from exchange.web.keys import ACCOUNTS, DEMO_BOT, ENGINE, SETTINGS
-from tests.integration.conftest import TEST_SETTINGS, MakeUser
+from tests.waiting import until
+from tests.web.conftest import TEST_SETTINGS, MakeUser
 
 SYMBOLS = ("SOL_USDC", "BTC_USDC", "ETH_USDC")
 
@@ -41,13 +42,6 @@ def fast_config(directory: Path, fund_ratio: str = "0.5") -> Path:
     path = directory / "venue.toml"
     path.write_text(fast)
     return path
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def markets_alive(client: Client) -> bool:
@@ -83,6 +77,8 @@ class Watch:
                     key = (name, asset)
                     self.most[key] = max(self.most.get(key, 0), available + locked)
             self.samples += 1
+            # A time, not a condition: this is the sampling period, and whatever happens in
+            # between is what sampling often (about 200 times a second) is there to catch.
             await asyncio.sleep(0.005)
 
 
@@ -105,14 +101,14 @@ async def test_bot_in_the_server_moves_every_market_within_its_inventory_and_lea
 ) -> None:
     app = bot_server.app
     bot = app[DEMO_BOT]
-    await eventually(lambda: _signed_in(bot))
+    await until(lambda: _signed_in(bot), timeout=15, interval=0.05)
     ids = {u.name: app[ACCOUNTS].api_key(u.rest.api_key or "")[0] for u in bot.users}  # type: ignore[index]
     assert set(ids) <= set(app[SETTINGS].admins)  # top-ups outlive any lifetime onramp cap
     watch = Watch(app, ids)
     watching = asyncio.create_task(watch.run())
     async with Client(str(bot_server.make_url("")).rstrip("/")) as public:
-        await eventually(lambda: markets_alive(public))
-        await asyncio.sleep(1.0)  # a little more trading, sampled
+        await until(lambda: markets_alive(public), timeout=15, interval=0.05)
+        await _more_rounds(bot, requotes=10, taker_draws=20)  # a little more trading, sampled
     assert bot.stats.taker_orders > 0 and bot.stats.placed > 0
     await bot_server.close()
     watching.cancel()
@@ -129,13 +125,26 @@ async def test_bot_in_the_server_moves_every_market_within_its_inventory_and_lea
     assert set(json.loads(creds.read_text())) == set(ids)
 
 
+async def _more_rounds(bot: DemoBot, requotes: int, taker_draws: int) -> None:
+    """Until the bot's maker has requoted ``requotes`` more times and its taker drawn
+    ``taker_draws`` more times (about a second at the fast config's pace)."""
+    start = bot.stats.requotes, bot.stats.taker_draws
+
+    def done() -> bool:
+        assert bot.task is not None and not bot.task.done(), "the bot stopped"
+        return bot.stats.requotes >= start[0] + requotes and bot.stats.taker_draws >= start[1] + taker_draws
+
+    await until(done, timeout=15, interval=0.02)
+
+
 async def _signed_in(bot: DemoBot) -> bool:
     return len(bot.users) == 2 and all(u.rest.api_key for u in bot.users)
 
 
 async def test_no_bot_setting_starts_no_bot(server: TestServer, make_user: MakeUser) -> None:
     assert DEMO_BOT not in server.app
-    await asyncio.sleep(0.3)
+    # A bot starts with the app or not at all: no task runs one, so none can sign up later.
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME]
     await make_user("demo-maker")  # the name is free: nobody signed up as the bot
     async with Client(str(server.make_url("")).rstrip("/")) as public:
         assert await books_empty(public)
@@ -157,7 +166,7 @@ def config(tmp_path: Path) -> BotConfig:
 async def _run_until_quoting(base_url: str, config: BotConfig, data: Path) -> DemoBot:
     bot = DemoBot(base_url, config, data)
     bot.start()
-    await eventually(lambda: _quoting(bot))
+    await until(lambda: _quoting(bot), timeout=15, interval=0.05)
     return bot
 
 
@@ -210,8 +219,8 @@ async def test_rate_limited_bot_backs_off_and_keeps_going(
     server = await aiohttp_server(create_app(Settings(data_dir=str(tmp_path / "d"), **options)))  # type: ignore[arg-type]
     bot = DemoBot(str(server.make_url("")).rstrip("/"), config, tmp_path / "bot")
     bot.start()
-    await eventually(lambda: _refused_429(bot))
-    await asyncio.sleep(0.5)
+    await until(lambda: _refused_429(bot), timeout=15, interval=0.05)
+    await _more_rounds(bot, requotes=3, taker_draws=3)  # backed off, then went on
     assert bot.task is not None and not bot.task.done()
     assert bot.stats.unexpected == 0
     assert any("RATE_LIMITED" in r.getMessage() for r in caplog.records if r.name == "exchange.demo")
@@ -229,8 +238,8 @@ async def test_bot_funded_to_its_cap_adds_nothing_it_could_not_hold(
     assert config is not None
     bot = DemoBot(base_url, config, tmp_path / "bot")
     bot.start()
-    await eventually(lambda: _funded(bot))
-    await asyncio.sleep(1.0)  # many requotes and taker draws, none of which fits
+    await until(lambda: _funded(bot), timeout=15, interval=0.05)
+    await _more_rounds(bot, requotes=10, taker_draws=20)  # many requotes and taker draws, none of which fits
     ids = [server.app[ACCOUNTS].api_key(u.rest.api_key or "")[0] for u in bot.users]  # type: ignore[index]
     for uid in ids:
         assert server.app[ENGINE].open_orders(uid) == []

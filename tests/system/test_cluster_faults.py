@@ -13,7 +13,7 @@ import asyncio
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from exchange.devtools.cluster import Cluster, wait_healthy
 from exchange.devtools.redis_server import RedisServer, free_port
 from exchange.wsclient import WsClient
 from tests.conftest import private_redis
-from tests.integration.conftest import CLUSTER_ARGS, PASSWORD
+from tests.waiting import until
+from tests.web.conftest import CLUSTER_ARGS, PASSWORD
 
 SOL = "SOL_USDC"
 
@@ -65,10 +66,10 @@ class Trader:
             except ExchangeError as exc:
                 assert exc.status == 503, exc  # the only refusal a fault may cause
                 self.unsure.add(qty)
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # pacing: a refused trader backs off instead of spinning
             except (aiohttp.ClientError, OSError):
                 self.unsure.add(qty)  # the gateway went away mid-request
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # pacing, as above
 
     async def check(self) -> None:
         """Every acknowledged order is open, nothing unsent, nothing twice."""
@@ -94,7 +95,7 @@ async def _under_load(
     a, b = await _trader(cluster.url(0), "alice"), await _trader(cluster.url(1), "bob")
     stop = asyncio.Event()
     load = asyncio.gather(a.run(stop), b.run(stop))
-    await _until(lambda: len(a.acked) > warm and len(b.acked) > warm)
+    await until(lambda: len(a.acked) > warm and len(b.acked) > warm, timeout=20)
     return a, b, stop, load
 
 
@@ -104,19 +105,13 @@ async def _check_and_close(*traders: Trader) -> None:
         await trader.client.close()
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
 async def test_redis_restart_mid_load_keeps_every_acknowledged_order(
     cluster: Cluster, redis: RedisServer
 ) -> None:
     a, b, stop, load = await _under_load(cluster, 20)
     await asyncio.to_thread(redis.restart, 0.3)
     before = len(a.acked), len(b.acked)
-    await _until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20)
+    await until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20, timeout=20)
     stop.set()
     await load
     await _check_and_close(a, b)
@@ -129,11 +124,11 @@ async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: C
         cluster.stop_gateway(1, signal.SIGKILL)
         feed.drain(f"depth@{SOL}")
         before = len(a.acked)
-        await _until(lambda: len(a.acked) > before + 20)
+        await until(lambda: len(a.acked) > before + 20, timeout=20)
         assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "gateway A's feed stalled"
         await asyncio.to_thread(cluster.start_gateway, 1)
         after = len(b.acked)
-        await _until(lambda: len(b.acked) > after + 20)  # B's clients reconnect and trade again
+        await until(lambda: len(b.acked) > after + 20, timeout=20)  # B's clients reconnect and trade again
         stop.set()
         await load
     await _check_and_close(a, b)
@@ -144,17 +139,25 @@ async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(c
         await feed.subscribe(f"depth@{SOL}")
         a, b, stop, load = await _under_load(cluster, 30)
         cluster.stop_engine(signal.SIGKILL)
+        # A time, not a condition: how long the engine stays dead under load is the fault itself.
         await asyncio.sleep(0.5)
         await asyncio.to_thread(cluster.start_engine)
         before = len(a.acked), len(b.acked)
         feed.drain(f"depth@{SOL}")
-        await _until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20)
+        await until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20, timeout=20)
         assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "the feed did not come back"
         stop.set()
         await load
-        await asyncio.sleep(0.5)  # the last diffs reach the socket
-        bids, _ = feed.books[f"depth@{SOL}"].levels()
-        assert bids == (await a.client.depth(SOL))["bids"], "the live book drifted from gateway A's depth"
+        book = feed.books[f"depth@{SOL}"]
+        depth: dict[str, Any] = {}
+
+        async def caught_up() -> bool:  # the last diffs reached the socket
+            depth.update(await a.client.depth(SOL))
+            return book.last_u == depth["lastUpdateId"]
+
+        await until(caught_up, interval=0.05)
+        bids, _ = book.levels()
+        assert bids == depth["bids"], "the live book drifted from gateway A's depth"
     await _check_and_close(a, b)
 
 
@@ -167,7 +170,7 @@ async def test_gateway_without_an_engine_answers_503_with_clear_codes_then_recov
     try:
         await asyncio.to_thread(lonely.start_gateway, 0, wait=False)
         async with Client(lonely.url(0)) as client:
-            await _until(lambda: _answers(lonely.url(0)))
+            await until(lambda: _answers(lonely.url(0)), timeout=20, interval=0.05)
             health = await _status(client, "/healthz")
             assert health[0] == 503 and health[1]["engine"] is False
             assert (await _status(client, f"/api/v1/depth?symbol={SOL}"))[1]["code"] == "UNAVAILABLE"

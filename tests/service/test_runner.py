@@ -17,6 +17,7 @@ from exchange.domain.engine import Engine
 from exchange.domain.events import Event, Onramped
 from exchange.service.runner import Runner
 from exchange.store.journal import Journal
+from tests.waiting import until
 
 VENUE = load_venue()
 
@@ -104,7 +105,7 @@ async def test_make_room_runs_in_a_thread_once_at_a_time_and_no_batch_waits_for_
     assert [len(b) for b in journal.batches] == [1, 1, 1, 3]
     assert len(journal.rooms) == 1 and journal.rooms[0] != threading.main_thread().name
     bus.close()
-    await asyncio.sleep(0.05)
+    await until(lambda: not runner.running)  # out of its loop: the queue is closed and drained
     assert not task.done()  # run() waits for the make_room it started
     journal.release.set()
     await asyncio.wait_for(task, 5)
@@ -179,7 +180,7 @@ async def test_engine_exception_fails_pending_replies_and_stops_the_task() -> No
 async def test_overloaded_engine_answers_503_over_http(aiohttp_client: object, tmp_path: object) -> None:
     from exchange.app import create_app
     from exchange.client import Client, ExchangeError
-    from tests.integration.conftest import TEST_SETTINGS
+    from tests.web.conftest import TEST_SETTINGS
 
     settings = Settings(data_dir=str(tmp_path), queue_size=0, **TEST_SETTINGS)  # type: ignore[arg-type]
     client = await aiohttp_client(create_app(settings))  # type: ignore[operator]

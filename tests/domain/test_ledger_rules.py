@@ -7,7 +7,7 @@ import pytest
 from exchange.domain.events import BalanceChanged
 from exchange.domain.ledger import FEE_ACCOUNT, Ledger
 from exchange.domain.reasons import Reason
-from tests.unit.harness import Harness, only, rejected
+from tests.domain.harness import Harness, only, rejected
 
 BUYER, SELLER = 1, 2
 

@@ -24,7 +24,7 @@ from exchange.domain.events import (
 )
 from exchange.store import history as history_module
 from exchange.store.history import History, HistoryError
-from tests.unit.harness import Harness
+from tests.domain.harness import Harness
 
 BTC = "BTC_USDC"
 USERS = (1, 2, 3)

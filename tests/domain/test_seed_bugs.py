@@ -10,7 +10,7 @@ import pytest
 from exchange.domain.events import OrderRejected, OrderStatus
 from exchange.domain.reasons import Reason
 from exchange.domain.units import InvalidNumber
-from tests.unit.harness import Harness, final_state, rejected, trades
+from tests.domain.harness import Harness, final_state, rejected, trades
 
 A, B, C = 1, 2, 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.client import ExchangeError
-from tests.integration.conftest import MakeUser
+from tests.web.conftest import MakeUser
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")

@@ -14,6 +14,7 @@ from exchange.client import Client
 from exchange.devtools.cluster import serve_command, wait_healthy
 from exchange.devtools.redis_server import free_port as _free_port
 from exchange.wsclient import WsClient
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,11 +72,8 @@ def test_sigterm_closes_sockets_going_away_drains_and_exits_zero(
         async with WsClient(url) as ws:
             await ws.subscribe("trade@SOL_USDC")
             proc.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if ws.closed_with is not None:
-                    return ws.closed_with
-                await asyncio.sleep(0.05)
-        raise AssertionError("the socket was not closed by the shutdown")
+            message = "the socket was not closed by the shutdown"
+            return await until(lambda: ws.closed_with, message=message)  # type: ignore[no-any-return]
 
     code, reason = asyncio.run(connected_during_shutdown())
     assert (code, reason) == (1001, "server shutdown")

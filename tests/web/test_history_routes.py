@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ from aiohttp.test_utils import TestServer
 from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from tests.integration.conftest import PASSWORD, TEST_SETTINGS
+from tests.waiting import until
+from tests.web.conftest import PASSWORD, TEST_SETTINGS
 
 SOL = "SOL_USDC"
 
@@ -21,6 +21,13 @@ SOL = "SOL_USDC"
 async def small_memory(aiohttp_server: Any, tmp_path: Path) -> TestServer:
     settings = Settings(data_dir=str(tmp_path), recent_history=3, **TEST_SETTINGS)  # type: ignore[arg-type]
     return await aiohttp_server(create_app(settings))  # type: ignore[no-any-return]
+
+
+async def _newest_in_history(client: Client) -> bool:
+    """The SQLite history, which alone answers an ``endTime`` page, holds the last trade (5):
+    the history commits in event order, so the orders and fills before it are there too."""
+    tape = await client.request("GET", "/api/v1/trades", params={"symbol": SOL, "endTime": 2**52})
+    return [t["id"] for t in tape][:1] == ["5"]
 
 
 async def test_order_history_and_fills_reach_past_the_memory_into_sqlite(small_memory: TestServer) -> None:
@@ -38,7 +45,7 @@ async def test_order_history_and_fills_reach_past_the_memory_into_sqlite(small_m
         for _ in range(5):
             await bob.place_order(SOL, "sell", price="100", quantity="1")
             await alice.place_order(SOL, "buy", price="100", quantity="1")
-        await asyncio.sleep(0.3)  # the history writer flushes every 100 ms
+        await until(lambda: _newest_in_history(alice), interval=0.02)  # written every 100 ms
 
         history = await alice.order_history(SOL, limit=20)
         assert len(history) == 11  # 6 canceled + 5 filled: only 3 fit in memory

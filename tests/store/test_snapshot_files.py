@@ -58,7 +58,7 @@ def test_no_directory_or_no_file_means_no_snapshot(tmp_path: Path) -> None:
 
 def test_userdata_round_trips_through_its_snapshot() -> None:
     from exchange.domain.commands import OrderType, PlaceOrder, Side
-    from tests.unit.harness import Harness
+    from tests.domain.harness import Harness
 
     h = Harness.funded((1, 2), USDC="1000", SOL="10")
     data = UserData()

@@ -9,7 +9,7 @@ from exchange.domain.commands import Onramp, OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
 from exchange.domain.events import OrderAccepted, OrderAmended, OrderCanceled, OrderRejected, OrderStatus
 from exchange.domain.reasons import Reason
-from tests.unit.harness import SOL, VENUE, Harness, final_state, only, rejected, trades
+from tests.domain.harness import SOL, VENUE, Harness, final_state, only, rejected, trades
 
 ALICE, BOB, CAROL = 1, 2, 3
 

@@ -7,7 +7,7 @@ import pytest
 from exchange.domain.commands import TimeInForce
 from exchange.domain.events import OrderExpired, OrderStatus, Role
 from exchange.domain.reasons import Reason
-from tests.unit.harness import Harness, final_state, only, rejected, trades
+from tests.domain.harness import Harness, final_state, only, rejected, trades
 
 BUYER, SELLER, OTHER = 1, 2, 3
 

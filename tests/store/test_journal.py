@@ -36,6 +36,7 @@ from exchange.store.journal import (
     encode_record,
     segment_name,
 )
+from tests.waiting import until_sync
 
 
 def _command(seq: int) -> AnyCommand:
@@ -553,18 +554,11 @@ def _slow_zero_pieces(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.005) -
     def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
         if bytes(data).count(0) == len(data):
             pieces.append((threading.current_thread().name, offset))
-            time.sleep(seconds)
+            time.sleep(seconds)  # a time, not a wait: a slow disk, so that threads overlap on it
         return real(fd, data, offset)
 
     monkeypatch.setattr(os, "pwrite", pwrite)
     return pieces
-
-
-def _wait_for(condition: Callable[[], object]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
 
 
 def test_make_room_runs_one_at_a_time_and_close_waits_for_it(
@@ -582,7 +576,7 @@ def test_make_room_runs_one_at_a_time_and_close_waits_for_it(
     threads = [threading.Thread(target=make_room, name=f"room{i}") for i in (1, 2)]
     for thread in threads:
         thread.start()
-    _wait_for(lambda: pieces)
+    until_sync(lambda: pieces, timeout=10, interval=0.001)  # make_room has begun writing zeros
     journal.close()
     written_by_close = list(pieces)
     for thread in threads:

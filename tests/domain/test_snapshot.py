@@ -6,7 +6,7 @@ import msgspec
 
 from exchange.domain.commands import OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
-from tests.unit.harness import VENUE, Harness
+from tests.domain.harness import VENUE, Harness
 
 
 def _busy() -> Harness:

@@ -17,8 +17,8 @@ from exchange.client import Client, ExchangeError
 from exchange.config import load_venue
 from exchange.devtools.cluster import serve_command
 from exchange.domain.events import OrderState
-from tests.integration.test_server_process import ROOT, _free_port, _wait_healthy
-from tests.unit.test_history import table_rows
+from tests.store.test_history import table_rows
+from tests.system.test_server_process import ROOT, _free_port, _wait_healthy
 
 SOL = "SOL_USDC"
 PASSWORD = "correct horse battery"
@@ -141,6 +141,8 @@ async def _get_order(c: Client, order_id: str) -> dict[str, Any]:
         except ExchangeError as exc:
             if exc.code != "RATE_LIMITED":
                 raise
+            # A time, not a condition: the limiter's bucket refills with time, and Retry-After
+            # is the server's own word for how long that takes.
             await asyncio.sleep(float(exc.retry_after or 1))
 
 
@@ -159,6 +161,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(
             await c.onramp("SOL", "1000")
         sides = ("buy", "sell", "buy")
         tasks = [asyncio.create_task(_pump(c, sides[i], i, acked)) for i, c in enumerate(clients)]
+        # A time, not a condition: the moment of the kill (before, across, after the first
+        # snapshots) is the parameter; len(acked) > 50 below checks the load had got going.
         await asyncio.sleep(kill_after_s)
         assert server.proc is not None
         server.proc.send_signal(signal.SIGKILL)  # mid-load, answers in flight

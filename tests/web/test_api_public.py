@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from exchange.client import Client, ExchangeError
-from tests.integration.conftest import MakeUser
+from tests.waiting import until
+from tests.web.conftest import MakeUser
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")
@@ -100,8 +101,11 @@ async def test_trades_take_a_time_window_newest_first_within_the_limit(make_user
     await maker.place_order(SOL, "sell", price="100", quantity="4")
     for _ in range(4):
         await taker.place_order(SOL, "buy", price="100", quantity="1")
-        await asyncio.sleep(0.005)  # a distinct millisecond per trade
-    await asyncio.sleep(0.3)  # the SQLite history (endTime pages) is written every 100 ms
+        # A time, not a condition: trades are stamped with the clock's millisecond, and what
+        # the test needs is that clock moving on between two trades.
+        await asyncio.sleep(0.005)
+    # The SQLite history (endTime pages) is written every 100 ms: wait until it holds the last trade.
+    await until(lambda: _newest_in_history(taker), interval=0.02)
     tape = await taker.trades(SOL)
     ts = [t["timestamp"] for t in tape]
     assert [t["id"] for t in tape] == ["4", "3", "2", "1"] and ts == sorted(set(ts), reverse=True)
@@ -112,6 +116,11 @@ async def test_trades_take_a_time_window_newest_first_within_the_limit(make_user
     with pytest.raises(ExchangeError) as err:
         await taker.trades(SOL, start=ts[0], end=ts[3])
     assert (err.value.status, err.value.code) == (400, "INVALID_REQUEST")
+
+
+async def _newest_in_history(client: Client) -> bool:
+    """The SQLite history, which alone answers an ``endTime`` page, holds trade 4."""
+    return [t["id"] for t in await client.trades(SOL, end=2**52)][:1] == ["4"]
 
 
 async def test_healthz_and_metrics_report_the_engine(make_user: MakeUser, base_url: str) -> None:

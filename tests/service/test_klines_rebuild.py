@@ -10,7 +10,7 @@ import pytest
 from exchange.domain.commands import OrderType, PlaceOrder, Side, TimeInForce
 from exchange.domain.events import TradeExecuted
 from exchange.service.marketdata import INTERVALS, MarketData, klines_from_trades
-from tests.unit.harness import VENUE, Harness
+from tests.domain.harness import VENUE, Harness
 
 
 @pytest.mark.parametrize("interval", list(INTERVALS))

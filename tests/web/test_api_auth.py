@@ -22,7 +22,7 @@ from exchange import signing
 from exchange.app import create_app
 from exchange.client import Client, ExchangeError
 from exchange.config import Settings
-from tests.integration.conftest import PASSWORD, MakeUser, state_of
+from tests.web.conftest import PASSWORD, MakeUser, state_of
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")

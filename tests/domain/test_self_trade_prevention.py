@@ -6,7 +6,7 @@ import pytest
 
 from exchange.domain.commands import SelfTradePrevention as STP
 from exchange.domain.events import OrderExpired, OrderStatus
-from tests.unit.harness import Harness, final_state, only, trades
+from tests.domain.harness import Harness, final_state, only, trades
 
 ME, YOU = 1, 2
 

@@ -20,8 +20,9 @@ from exchange.client import Client, ExchangeError
 from exchange.config import Settings
 from exchange.signing import ws_auth_signature
 from exchange.wsclient import WsClient
-from tests.integration.conftest import TEST_SETTINGS, MakeUser
-from tests.integration.ws_helpers import StalledReader
+from tests.waiting import until
+from tests.web.conftest import TEST_SETTINGS, MakeUser
+from tests.web.ws_helpers import StalledReader
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")
@@ -156,7 +157,11 @@ async def test_private_streams_reach_only_their_owner(make_user: MakeUser, base_
         balance = await alice_ws.next("balances")
         assert balance == {"e": "balance", "E": balance["E"], "asset": "USDC", "available": "99901.000000",
                            "locked": "99.000000"}  # fmt: skip
-        await asyncio.sleep(0.2)
+        # Bob's own order closes the window: a stray event of alice's would have come before it.
+        await bob.place_order(SOL, "buy", price="98", quantity="1")
+        order, balance = await bob_ws.next("orders"), await bob_ws.next("balances")
+        assert (order["orderId"], order["price"]) == ("2", "98.00")
+        assert (balance["available"], balance["locked"]) == ("99902.000000", "98.000000")
         assert bob_ws.drain("orders") == [] and bob_ws.drain("balances") == []
 
 
@@ -222,8 +227,15 @@ async def test_local_book_from_the_feed_equals_rest_depth_after_random_flow(
         fills: list[dict[str, Any]] = []
         for _ in range(2000):
             await _random_order(rng, users, fills)
-        await asyncio.sleep(0.35)  # one more 100 ms flush
         rest = await users[0].depth(SOL, limit=1000)
+        takers = sum(f["role"] == "taker" for f in fills)
+        await until(  # the last diff, on both streams (one more 100 ms flush), and every trade
+            lambda: (
+                live.books["depth@SOL_USDC"].last_u == rest["lastUpdateId"]
+                and merged.books["depth@SOL_USDC@100ms"].last_u == rest["lastUpdateId"]
+                and live.streams["trade@SOL_USDC"].qsize() >= takers
+            )
+        )
         for client, stream in ((live, "depth@SOL_USDC"), (merged, "depth@SOL_USDC@100ms")):
             book = client.books[stream]
             assert book.levels() == (rest["bids"], rest["asks"])
@@ -277,7 +289,12 @@ async def test_slow_reader_is_closed_while_a_normal_reader_gets_everything(tight
         for i in range(600):
             price = f"{100 + (i % 50) / 100:.2f}"
             await trader.place_order(SOL, "buy" if i % 2 else "sell", price=price, quantity="1", stp="none")
-        await asyncio.sleep(0.2)
+        await until(  # everything reached the good reader (the stalled one reads to the close)
+            lambda: (
+                good.streams["depth@SOL_USDC"].qsize() >= 601
+                and good.streams["trade@SOL_USDC"].qsize() >= 300
+            )
+        )
         received = await asyncio.to_thread(slow.read_all)
         slow.close()
         assert received.endswith(b"\x88\x0f\x03\xf0slow consumer")  # close frame, code 1008
@@ -345,9 +362,10 @@ async def test_a_gap_in_the_diffs_makes_the_client_resync_from_a_fresh_snapshot(
         book.last_u -= 1  # as if a diff had been lost: the next one no longer follows
         await alice.place_order(SOL, "buy", price="99", quantity="1")
         await alice.place_order(SOL, "buy", price="98", quantity="1")
-        for _ in range(20):
-            if ws.gaps and book.last_u == (await alice.depth(SOL))["lastUpdateId"]:
-                break
-            await asyncio.sleep(0.05)
+
+        async def resynced() -> bool:
+            return bool(ws.gaps) and book.last_u == (await alice.depth(SOL))["lastUpdateId"]
+
+        await until(resynced, interval=0.05)
         assert ws.gaps == 1
         assert book.levels() == ([["99.00", "1.00"], ["98.00", "1.00"]], [])

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from exchange.store.journal import JournalError
 from exchange.store.syncer import SyncProcess
+from tests.waiting import until_sync
 
 
 @pytest.fixture
@@ -89,10 +89,10 @@ def test_the_child_leaves_when_the_server_dies() -> None:
         "asyncio.run(main())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=True)
-    pid, deadline = int(out.stdout), time.monotonic() + 10
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _running(pid)
+    pid = int(out.stdout)
+    until_sync(
+        lambda: not _running(pid), timeout=10, interval=0.02, message="the sync child outlived the server"
+    )
 
 
 def _running(pid: int) -> bool:

@@ -6,17 +6,24 @@ import asyncio
 
 from exchange.web.ws.hub import Hub
 from exchange.web.ws.outbox import Outbox, ws_frame
+from tests.waiting import until
 
 
 class Socket:
-    """A fake socket: records writes; ``backlog`` is what the kernel still holds."""
+    """A fake socket: records writes; ``backlog`` is what the kernel still holds, ``asked``
+    how often the outbox has looked at it."""
 
     def __init__(self, backlog: int = 0) -> None:
         self.writes: list[bytes] = []
         self.backlog = backlog
+        self.asked = 0
 
     def outbox(self, bound: int = 100, high_water: int = 1000) -> Outbox:
-        return Outbox(bound, self.writes.append, lambda: self.backlog, high_water)
+        return Outbox(bound, self.writes.append, self._backlog, high_water)
+
+    def _backlog(self) -> int:
+        self.asked += 1
+        return self.backlog
 
 
 def test_ws_frame_headers_follow_rfc6455_length_forms() -> None:
@@ -77,13 +84,14 @@ async def test_writer_task_drains_what_the_socket_could_not_take_in_order() -> N
     for f in (b"1", b"2"):
         box.offer(f)
     box.flush()  # the socket is backed up: nothing written yet, the writer is woken
-    await asyncio.sleep(0.01)
+    asked = sock.asked
+    await until(lambda: sock.asked >= asked + 2)  # the writer found it full, and looked again
     assert sock.writes == []
     sock.backlog = 0
-    await asyncio.sleep(0.01)
+    await until(lambda: sock.writes)
     box.offer(b"3")
     box.flush()
-    await asyncio.sleep(0.01)
+    await until(lambda: len(sock.writes) == 2)
     assert b"".join(sock.writes) == b"123"
     box.close()
     await asyncio.wait_for(pump, 1)

@@ -26,7 +26,7 @@ from exchange import signing
 from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from tests.integration.conftest import PASSWORD, TEST_SETTINGS, state_of
+from tests.web.conftest import PASSWORD, TEST_SETTINGS, state_of
 
 SOL = "SOL_USDC"
 V1 = "/api/v1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,8 +14,9 @@ from aiohttp.test_utils import TestServer
 from exchange.app import create_app
 from exchange.config import Settings
 from exchange.web import pages
-from tests.integration.conftest import PASSWORD, MakeUser
-from tests.integration.page_dom import Node, parse
+from tests.waiting import until
+from tests.web.conftest import PASSWORD, MakeUser
+from tests.web.page_dom import Node, parse
 
 SOL = "SOL_USDC"
 DEPLOYMENTS = ("all", "cluster")  # the pages of a gateway read through the bus
@@ -56,12 +56,12 @@ async def _trade(make_user: MakeUser, browser: aiohttp.ClientSession) -> None:
     await maker.place_order(SOL, "sell", price="151.00", quantity="3.00")
     await maker.place_order(SOL, "sell", price="150.00", quantity="1.50")
     await taker.place_order(SOL, "buy", type="market", quantity="1.50")
-    for _ in range(200):
+
+    async def traded() -> bool:
         async with browser.get(f"/api/v1/trades?symbol={SOL}") as r:
-            if r.status == 200 and await r.json():
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the trade never reached the pages' gateway")
+            return r.status == 200 and bool(await r.json())
+
+    await until(traded, interval=0.01, message="the trade never reached the pages' gateway")
 
 
 async def test_markets_page_after_a_trade_shows_the_last_price(make_user: MakeUser, browser: Any) -> None:
