@@ -71,13 +71,13 @@ def compose_all(settings: Settings, venue: Venue, crashes: Crashes) -> web.Appli
     feed = Feed(venue, marketdata, hub, now_ms)
     bus = MemoryBus(settings.queue_size)
     engine = _engine(venue)
-    metrics = Metrics(bus.depth, conns.__len__, lambda: (hub.frames_offered, hub.evicted))
+    metrics = Metrics(bus.depth, conns.__len__, hub.counters)
     service = _engine_service(settings, engine, bus, marketdata, [feed.apply], metrics, crashes)
     app[ENGINE], app[BUS], app[READS], app[METRICS] = engine, bus, service.reads, metrics
     _serve_public(app, marketdata, hub, feed, conns)
     app.cleanup_ctx.extend([accounts_lifetime(settings), service_lifetime(service.start, service.stop),
                             depth_flush(feed)])  # fmt: skip
-    _run_demo_bot(app)
+    _bot_then_sockets(app)
     return app
 
 
@@ -119,7 +119,7 @@ def compose_gateway(settings: Settings, venue: Venue, crashes: Crashes) -> web.A
         on_accounts=[lambda notice: _forget(_shared(app), notice)],
     )  # fmt: skip
     reads = RemoteReads(bus)
-    metrics = Metrics(bus.depth, conns.__len__, lambda: (hub.frames_offered, hub.evicted))
+    metrics = Metrics(bus.depth, conns.__len__, hub.counters)
     app[BUS], app[READS], app[METRICS] = bus, reads, metrics
     app[USER_STREAM_READY], app[MARKET_DATA_READY] = bus.user_ready, lambda: mirror.ready
     _serve_public(app, marketdata, hub, feed, conns)
@@ -133,7 +133,7 @@ def compose_gateway(settings: Settings, venue: Venue, crashes: Crashes) -> web.A
 
     app.cleanup_ctx.extend([accounts_lifetime(settings, shared=True, notify=announce),
                             service_lifetime(bus.start, stop_bus), depth_flush(feed)])  # fmt: skip
-    _run_demo_bot(app)
+    _bot_then_sockets(app)
     return app
 
 
@@ -179,7 +179,7 @@ def _serve_public(
     setup_routes(app, public=True)
 
 
-def _run_demo_bot(app: web.Application) -> None:
+def _bot_then_sockets(app: web.Application) -> None:
     """Last: the bot starts after everything it trades through, and its shutdown hook (which
     cancels its orders through the engine) runs before the sockets are closed."""
     settings = app[SETTINGS]

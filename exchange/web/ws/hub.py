@@ -45,6 +45,10 @@ class Hub:
         self.evicted = 0
         self.on_private = on_private
 
+    def counters(self) -> tuple[int, int]:
+        """(frames queued for subscribers, slow consumers evicted), for the metrics."""
+        return self.frames_offered, self.evicted
+
     def has(self, topic: str) -> bool:
         return topic in self._topics
 
