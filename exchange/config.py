@@ -130,7 +130,26 @@ def build_venue(config: VenueConfig) -> Venue:
         if a.onramp_limit is not None
     }
     markets = {symbol: _market(symbol, spec, assets) for symbol, spec in config.markets.items()}
+    _check_compact_symbols(markets)
     return Venue(assets=assets, markets=markets, onramp_limits=limits)
+
+
+def compact_symbol(symbol: str) -> str:
+    """A market's name where symbols have no separator, as on Binance: ``SOL_USDC`` -> ``SOLUSDC``
+    (upper case; stream names use it in lower case). One to one over a loaded venue."""
+    return symbol.replace("_", "").upper()
+
+
+def _check_compact_symbols(markets: dict[str, Market]) -> None:
+    """Two markets whose names differ only by where the separator is (``AB_C`` and ``A_BC``)
+    would be one symbol without it: refused, naming both."""
+    seen: dict[str, str] = {}
+    for symbol in markets:
+        compact = compact_symbol(symbol)
+        if compact in seen:
+            raise ConfigError(f"markets.{seen[compact]} and markets.{symbol} are both {compact} without "
+                              "the '_' (as Binance-style clients name markets): rename an asset")  # fmt: skip
+        seen[compact] = symbol
 
 
 def _limit(asset: Asset, text: str) -> int:

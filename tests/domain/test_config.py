@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.config import ConfigError, demo_config_path, load_venue
+from exchange.config import ConfigError, compact_symbol, demo_config_path, load_venue
 
 GOOD_MARKET = """
 [assets.USDC]
@@ -77,3 +77,22 @@ def test_missing_file_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
         load_venue(tmp_path / "nope.toml")
     with pytest.raises(ConfigError):
         _load(tmp_path, "[assets\n")
+
+
+def test_markets_that_would_share_a_compact_symbol_are_refused_naming_both(tmp_path: Path) -> None:
+    """AB_C and A_BC are both ABC where symbols have no separator (the Binance-style name)."""
+    market = GOOD_MARKET.split("[markets.SOL_USDC]")[1]
+    text = (
+        "[assets.AB]\ndecimals = 6\n[assets.C]\ndecimals = 6\n[assets.A]\ndecimals = 6\n"
+        "[assets.BC]\ndecimals = 6\n"
+        + "[markets.AB_C]" + market.replace('"SOL"', '"AB"').replace('"USDC"', '"C"')
+        + "[markets.A_BC]" + market.replace('"SOL"', '"A"').replace('"USDC"', '"BC"')
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"markets\.AB_C and markets\.A_BC are both ABC"):
+        _load(tmp_path, text)
+
+
+def test_compact_symbols_of_the_demo_venue_map_one_to_one() -> None:
+    venue = load_venue()
+    compact = {compact_symbol(s): s for s in venue.markets}
+    assert compact["SOLUSDC"] == "SOL_USDC" and len(compact) == len(venue.markets)
