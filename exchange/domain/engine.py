@@ -19,14 +19,11 @@ from exchange.domain import risk
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
     BUY,
-    EXPIRE_MAKER,
-    EXPIRE_TAKER,
     FOK,
     GTC,
     IOC,
     MARKET,
     SELL,
-    STP_NONE,
     AmendOrder,
     AnyCommand,
     CancelAll,
@@ -56,6 +53,7 @@ from exchange.domain.events import (
 )
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT, Asset, Market
+from exchange.domain.matching import Walk, walk
 from exchange.domain.reasons import Reason
 from exchange.domain.risk import Rejection
 from exchange.domain.state import EngineState
@@ -111,7 +109,10 @@ class Engine(EngineState):
         if order.coid is not None and (order.user, order.coid) in self.coids:
             return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
         book = self.books[order.symbol]
-        asset, hold = self._place_hold(order, m, book)
+        # A market order or a FOK walks the book before anything changes (its hold or its
+        # verdict needs the walk) and then takes exactly those steps; others walk in _take.
+        w = walk(m, book, order, order.quote_qty) if order.price is None or order.tif is FOK else None
+        asset, hold = self._place_hold(order, m, w)
         funds = self.ledger.find(order.user, asset)
         if hold > (funds.available if funds is not None else 0):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
@@ -119,11 +120,11 @@ class Engine(EngineState):
             return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
         self._open(order)
         out.append(OrderAccepted(self._seq, self._ts, order.state()))
-        if order.tif is FOK and not risk.fok_fillable(book, order):
+        if order.tif is FOK and w is not None and not w.done:
             self._end(order, EXPIRED, out, why="FOK")
             return None
         self.ledger.hold_on(funds or self.ledger.balance(order.user, asset), hold)
-        self._take(order, m, book, out, hold if order.price is None and order.side is BUY else None)
+        self._take(order, m, book, out, w, hold if order.price is None and order.side is BUY else None)
         return None
 
     def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
@@ -138,65 +139,56 @@ class Engine(EngineState):
         return order
 
     @staticmethod
-    def _place_hold(order: Order, m: Market, book: OrderBook) -> tuple[str, int]:
+    def _place_hold(order: Order, m: Market, w: Walk | None) -> tuple[str, int]:
         if order.side is SELL:
             return m.base.name, m.base_amount(order.remaining)
         if order.price is not None:
             return m.quote.name, m.notional(order.price, order.remaining)
         if order.quote_qty is not None:
             return m.quote.name, order.quote_qty
-        return m.quote.name, risk.market_buy_cost(m, book, order)
+        assert w is not None
+        return m.quote.name, w.spent
 
-    def _take(self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None) -> None:
-        """Match taker ``t``, then rest its remainder (GTC limit) or expire it."""
-        price = t.price
-        if price is not None and t.tif is GTC and not book.crosses(t.side, price):
-            book.add(t)  # the common case, a passive limit order: nothing to match
-            return
-        stop, budget = self._match(t, m, book, out, budget)
-        if budget is not None:  # a market buy: whatever of its budget is left goes back
-            self.ledger.release(t.user, m.quote.name, budget)
+    def _take(
+        self, t: Order, m: Market, book: OrderBook, out: list[Event], w: Walk | None, budget: int | None
+    ) -> None:
+        """Match taker ``t`` along walk ``w`` (walked here if None), then rest its remainder (GTC
+        limit) or expire it. ``budget``: what a market buy holds; what it did not spend goes back."""
+        if w is None:
+            price = t.price
+            if price is not None and t.tif is GTC and not book.crosses(t.side, price):
+                book.add(t)  # the common case, a passive limit order: nothing to match
+                return
+            w = walk(m, book, t, None)
+        self._apply(t, w, m, book, out)
+        if budget is not None:
+            self.ledger.release(t.user, m.quote.name, budget - w.spent)
         if t.remaining == 0:
             self._forget(t, t.state())
-        elif stop != "stp" and t.tif is GTC and t.price is not None:
+        elif not w.stp and t.tif is GTC and t.price is not None:
             book.add(t)
         else:
             if budget is None:
                 self.ledger.release(t.user, *self._resting_hold(t, m))
-            why = "STP" if stop == "stp" else ("MARKET" if t.price is None else t.tif.value)
+            why = "STP" if w.stp else ("MARKET" if t.price is None else t.tif.value)
             self._end(t, EXPIRED, out, why=why)
 
-    def _match(
-        self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None
-    ) -> tuple[str, int | None]:
-        buy = t.side is BUY
-        opposite = SELL if buy else BUY
-        limit = t.price
-        while t.remaining > 0:
-            level = book.best_level(opposite)
-            if level is None:
-                return "empty", budget
-            price = level.price
-            if limit is not None and (price > limit if buy else price < limit):
-                return "price", budget
-            maker = level.front()
-            if maker.user == t.user and t.stp is not STP_NONE:
-                if t.stp is not EXPIRE_TAKER:
-                    self._expire_resting(maker, m, book, out)
-                if t.stp is not EXPIRE_MAKER:
-                    return "stp", budget
+    def _apply(self, t: Order, w: Walk, m: Market, book: OrderBook, out: list[Event]) -> None:
+        """Take the walk's steps in order: a fill, or an expiry by self-trade prevention."""
+        makers, qtys = w.makers, w.qtys
+        last = len(makers) - 1
+        for i in range(len(makers)):
+            maker, qty = makers[i], qtys[i]
+            if qty == 0:
+                self._expire_resting(maker, m, book, out)
                 continue
-            qty = t.remaining if t.remaining < maker.remaining else maker.remaining
-            if budget is not None:
-                step_cost = m.notional(price, 1)
-                qty = min(qty, budget // step_cost)
-                if qty == 0:
-                    return "budget", budget
-                budget -= step_cost * qty
-                if t.quote_qty is not None and budget < step_cost:
-                    t.remaining = qty  # what is left cannot buy one more step: this fill ends it
+            if i == last and w.done:
+                t.remaining = qty  # this fill ends the taker, a market buy's budget included
+            level = maker.level
+            assert level is not None
+            front = level.front()  # also drops the cancelled orders queued before it
+            assert front is maker
             self._trade(t, maker, level, qty, m, book, out)
-        return "filled", budget
 
     def _trade(
         self, t: Order, maker: Order, level: Level, qty: int, m: Market, book: OrderBook, out: list[Event]
@@ -318,7 +310,7 @@ class Engine(EngineState):
         new.tif = GTC
         self.orders[new.id] = self.user_orders[new.user][new.id] = new
         out.append(OrderAmended(self._seq, self._ts, new.state(), True))
-        self._take(new, m, book, out, None)
+        self._take(new, m, book, out, None, None)
         return None
 
     # -- onramp ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ makes "a rejected command changes nothing" hold.
 
 Holds: a limit buy locks ``price x quantity`` of quote; a sell locks its base quantity; a
 market buy by ``quoteQuantity`` locks that amount; a market buy by ``quantity`` locks what
-filling it against the book as it stands would cost (``market_buy_cost``).
+filling it against the book as it stands would cost (``matching.walk``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from exchange.domain.book import Order, OrderBook
+from exchange.domain.book import Order
 from exchange.domain.commands import (
     BUY,
-    EXPIRE_MAKER,
     GTC,
     LIMIT,
     MARKET,
-    SELL,
-    STP_NONE,
     Side,
 )
 from exchange.domain.markets import MAX_AMOUNT, Market
@@ -129,34 +126,3 @@ def limit_hold(m: Market, side: Side, price: int, remaining: int) -> tuple[str, 
     if side is BUY:
         return m.quote.name, m.notional(price, remaining)
     return m.base.name, m.base_amount(remaining)
-
-
-def _walk(book: OrderBook, taker: Order, limit: int | None) -> list[tuple[int, int]]:
-    """(price, qty) the taker would fill, in order, honouring its price limit and STP."""
-    out: list[tuple[int, int]] = []
-    need = taker.remaining
-    stp = taker.stp
-    for level in book.levels(SELL if taker.side is BUY else BUY):
-        if limit is not None and (level.price > limit if taker.side is BUY else level.price < limit):
-            break
-        for maker in level.orders:
-            if not maker.live:
-                continue
-            if maker.user == taker.user and stp is not STP_NONE:
-                if stp is EXPIRE_MAKER:
-                    continue
-                return out
-            qty = min(need, maker.remaining)
-            out.append((level.price, qty))
-            need -= qty
-            if need == 0:
-                return out
-    return out
-
-
-def fok_fillable(book: OrderBook, taker: Order) -> bool:
-    return sum(q for _, q in _walk(book, taker, taker.price)) == taker.remaining
-
-
-def market_buy_cost(m: Market, book: OrderBook, taker: Order) -> int:
-    return sum(m.notional(p, q) for p, q in _walk(book, taker, None))
