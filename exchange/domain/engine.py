@@ -1,6 +1,6 @@
 """The engine: ``handle(command) -> list[Event]``, pure, synchronous and deterministic.
 
-Each command is validated in full before anything changes (risk.py), so a rejection is one
+Each command is validated in full before anything changes (rules.py), so a rejection is one
 ``OrderRejected`` event and no change at all. An accepted order then goes: hold -> match ->
 settle each fill -> rest or expire and release what it no longer needs. Time and ids are
 inputs: ``ts`` and ``seq`` come stamped on the command, order and trade ids are counters in
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from exchange.domain import risk
+from exchange.domain import rules
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
     BUY,
@@ -55,7 +55,7 @@ from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT, Asset, Market
 from exchange.domain.matching import Walk, walk
 from exchange.domain.reasons import Reason
-from exchange.domain.risk import Rejection
+from exchange.domain.rules import Rejection
 from exchange.domain.state import EngineState
 
 _MAKER, _TAKER = Role.MAKER, Role.TAKER
@@ -103,7 +103,7 @@ class Engine(EngineState):
             return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
         # The command's fields are read once, into the order; every check reads the order.
         order = self._new_order(cmd, m)
-        bad = risk.check_place(order, m)
+        bad = rules.check_place(order, m)
         if bad:
             return bad
         if order.coid is not None and (order.user, order.coid) in self.coids:
@@ -275,9 +275,9 @@ class Engine(EngineState):
         price = o.price if cmd.price is None else cmd.price
         qty = o.qty if cmd.quantity is None else cmd.quantity
         bad = (
-            risk.check_price(m, price)
-            or risk.check_quantity(m, qty)
-            or risk.check_notional(m, m.notional(price, qty))
+            rules.check_price(m, price)
+            or rules.check_quantity(m, qty)
+            or rules.check_notional(m, m.notional(price, qty))
         )
         if bad:
             return bad
@@ -297,7 +297,7 @@ class Engine(EngineState):
         self, o: Order, m: Market, book: OrderBook, price: int, qty: int, out: list[Event]
     ) -> Rejection | None:
         asset, old_hold = self._resting_hold(o, m)
-        new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)[1]
+        new_hold = rules.limit_hold(m, o.side, price, qty - o.executed)[1]
         if new_hold - old_hold > self.ledger.available(o.user, asset):
             return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
         if o.post_only and book.crosses(o.side, price):
@@ -349,7 +349,7 @@ class Engine(EngineState):
         """(asset, amount) an order holds for ``qty`` (default: its remaining); a market sell holds
         base like a limit sell, and a market buy is never asked (it holds a budget)."""
         assert o.side is SELL or o.price is not None
-        return risk.limit_hold(m, o.side, o.price or 0, o.remaining if qty is None else qty)
+        return rules.limit_hold(m, o.side, o.price or 0, o.remaining if qty is None else qty)
 
     def _end(self, o: Order, status: OrderStatus, out: list[Event], why: str = "") -> None:
         o.status, o.updated = status, self._ts
