@@ -51,10 +51,8 @@ from exchange.domain.events import (
     Role,
     TradeExecuted,
 )
-from exchange.domain.ledger import FEE_ACCOUNT
-from exchange.domain.markets import MAX_AMOUNT, Asset, Market
+from exchange.domain.markets import Asset, Market
 from exchange.domain.matching import Walk, walk
-from exchange.domain.reasons import Reason
 from exchange.domain.rules import Rejection
 from exchange.domain.state import EngineState
 
@@ -72,52 +70,47 @@ class Engine(EngineState):
         seq = cmd.seq
         self._seq, self._ts, self.last_seq = seq, cmd.ts, seq
         out: list[Event] = []
-        rejected: Rejection | None
         rid = cmd.request_id
-        earlier = self._seen(rid, seq) if rid is not None else None
-        if earlier is not None:  # a redelivered or resubmitted command: already applied
-            rejected = Rejection(Reason.DUPLICATE_REQUEST, f"request {rid} already applied (seq {earlier})")
-        elif cmd.user_id <= FEE_ACCOUNT:
-            rejected = Rejection(Reason.INVALID_REQUEST, "unknown user")
-        elif isinstance(cmd, PlaceOrder):  # by frequency; direct calls (compiled: native calls)
-            rejected = self._place(cmd, out)
-        elif isinstance(cmd, CancelOrder):
-            rejected = self._cancel(cmd, out)
-        elif isinstance(cmd, AmendOrder):
-            rejected = self._amend(cmd, out)
-        elif isinstance(cmd, CancelAll):
-            rejected = self._cancel_all(cmd, out)
-        elif isinstance(cmd, Onramp):
-            rejected = self._onramp(cmd, out)
-        else:
-            rejected = Rejection(Reason.INVALID_REQUEST, f"unknown command {type(cmd).__name__}")
+        rejected = rules.check_request(rid, self._seen(rid, seq)) if rid is not None else None
+        rejected = rejected or rules.check_user(cmd.user_id) or self._dispatch(cmd, out)
         if rejected is not None:
             return [self._rejected(cmd, rejected)]
         self._emit_changes(out)
         return out
 
+    def _dispatch(self, cmd: AnyCommand, out: list[Event]) -> Rejection | None:
+        if isinstance(cmd, PlaceOrder):  # by frequency; direct calls (compiled: native calls)
+            return self._place(cmd, out)
+        if isinstance(cmd, CancelOrder):
+            return self._cancel(cmd, out)
+        if isinstance(cmd, AmendOrder):
+            return self._amend(cmd, out)
+        if isinstance(cmd, CancelAll):
+            return self._cancel_all(cmd, out)
+        if isinstance(cmd, Onramp):
+            return self._onramp(cmd, out)
+        return rules.unknown_command(cmd)
+
     # -- place -----------------------------------------------------------------------------
     def _place(self, cmd: PlaceOrder, out: list[Event]) -> Rejection | None:
-        m = self.markets.get(cmd.symbol)
-        if m is None:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        m = rules.find_market(self.markets, cmd.symbol)
+        if isinstance(m, Rejection):
+            return m
         # The command's fields are read once, into the order; every check reads the order.
         order = self._new_order(cmd, m)
-        bad = rules.check_place(order, m)
+        bad = rules.check_place(order, m) or rules.check_client_order_id_free(self.coids, order)
         if bad:
             return bad
-        if order.coid is not None and (order.user, order.coid) in self.coids:
-            return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
         book = self.books[order.symbol]
         # A market order or a FOK walks the book before anything changes (its hold or its
         # verdict needs the walk) and then takes exactly those steps; others walk in _take.
         w = walk(m, book, order, order.quote_qty) if order.price is None or order.tif is FOK else None
-        asset, hold = self._place_hold(order, m, w)
+        asset, hold = rules.place_hold(order, m, w)
         funds = self.ledger.find(order.user, asset)
-        if hold > (funds.available if funds is not None else 0):
-            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if order.post_only and book.crosses(order.side, order.price or 0):
-            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        available = funds.available if funds is not None else 0
+        bad = rules.check_funds(asset, hold, available) or rules.check_post_only(order, book, order.price)
+        if bad:
+            return bad
         self._open(order)
         out.append(OrderAccepted(self._seq, self._ts, order.state()))
         if order.tif is FOK and w is not None and not w.done:
@@ -137,17 +130,6 @@ class Engine(EngineState):
         if quote_qty is not None:
             order.remaining = m.qty.max_steps  # bounded by its budget instead
         return order
-
-    @staticmethod
-    def _place_hold(order: Order, m: Market, w: Walk | None) -> tuple[str, int]:
-        if order.side is SELL:
-            return m.base.name, m.base_amount(order.remaining)
-        if order.price is not None:
-            return m.quote.name, m.notional(order.price, order.remaining)
-        if order.quote_qty is not None:
-            return m.quote.name, order.quote_qty
-        assert w is not None
-        return m.quote.name, w.spent
 
     def _take(
         self, t: Order, m: Market, book: OrderBook, out: list[Event], w: Walk | None, budget: int | None
@@ -236,54 +218,33 @@ class Engine(EngineState):
             self._forget(maker, maker_state)
 
     # -- cancel / amend --------------------------------------------------------------------
-    def _find(self, user: int, symbol: str, order_id: int | None, coid: str | None) -> Order | Rejection:
-        if symbol not in self.markets:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
-        if (order_id is None) == (coid is None):
-            return Rejection(Reason.INVALID_REQUEST, "give exactly one of orderId and clientOrderId")
-        if coid is not None:
-            order_id = self.coids.get((user, coid))
-        order = self.orders.get(order_id) if order_id is not None else None
-        # Another user's order and a closed one look the same: never reveal either.
-        if order is None or order.user != user or order.symbol != symbol:
-            return Rejection(Reason.ORDER_NOT_FOUND, "no such open order")
-        return order
-
     def _cancel(self, cmd: CancelOrder, out: list[Event]) -> Rejection | None:
-        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        found = rules.find_order(self.markets, self.orders, self.coids, cmd)
         if isinstance(found, Rejection):
             return found
         self._cancel_resting(found, out)
         return None
 
     def _cancel_all(self, cmd: CancelAll, out: list[Event]) -> Rejection | None:
-        if cmd.symbol is not None and cmd.symbol not in self.markets:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        bad = rules.check_symbol(self.markets, cmd.symbol)
+        if bad:
+            return bad
         mine = self.user_orders.get(cmd.user_id, {})
         for order in [o for o in mine.values() if cmd.symbol in (None, o.symbol)]:
             self._cancel_resting(order, out)
         return None
 
     def _amend(self, cmd: AmendOrder, out: list[Event]) -> Rejection | None:
-        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
-        if isinstance(found, Rejection):
-            return found
-        o, m = found, self.markets[cmd.symbol]
-        assert o.price is not None and o.qty is not None
-        if cmd.quantity is None and cmd.price is None:
-            return Rejection(Reason.INVALID_REQUEST, "give a new quantity, a new price or both")
-        price = o.price if cmd.price is None else cmd.price
-        qty = o.qty if cmd.quantity is None else cmd.quantity
-        bad = (
-            rules.check_price(m, price)
-            or rules.check_quantity(m, qty)
-            or rules.check_notional(m, m.notional(price, qty))
-        )
-        if bad:
-            return bad
-        if qty <= o.executed:
-            return Rejection(Reason.INVALID_QUANTITY, "new quantity must be above the executed quantity")
+        o = rules.find_order(self.markets, self.orders, self.coids, cmd)
+        if isinstance(o, Rejection):
+            return o
+        m = self.markets[cmd.symbol]
+        new = rules.check_amend(o, m, cmd)
+        if isinstance(new, Rejection):
+            return new
+        price, qty = new
         book = self.books[o.symbol]
+        assert o.qty is not None
         if price == o.price and qty <= o.qty:
             if qty < o.qty:
                 self.ledger.release(o.user, *self._resting_hold(o, m, o.qty - qty))
@@ -298,10 +259,11 @@ class Engine(EngineState):
     ) -> Rejection | None:
         asset, old_hold = self._resting_hold(o, m)
         new_hold = rules.limit_hold(m, o.side, price, qty - o.executed)[1]
-        if new_hold - old_hold > self.ledger.available(o.user, asset):
-            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if o.post_only and book.crosses(o.side, price):
-            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        more = new_hold - old_hold
+        bad = rules.check_funds(asset, more, self.ledger.available(o.user, asset))
+        bad = bad or rules.check_post_only(o, book, price)
+        if bad:
+            return bad
         book.remove(o)
         self.ledger.release(o.user, asset, old_hold)
         self.ledger.hold(o.user, asset, new_hold)
@@ -315,17 +277,11 @@ class Engine(EngineState):
 
     # -- onramp ----------------------------------------------------------------------------
     def _onramp(self, cmd: Onramp, out: list[Event]) -> Rejection | None:
-        if cmd.asset not in self.assets:
-            return Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {cmd.asset!r}")
-        if not 0 < cmd.amount < MAX_AMOUNT:
-            return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
         done = self.ledger.user_onramped.get((cmd.user_id, cmd.asset), 0)
-        if cmd.limit is not None and done + cmd.amount > cmd.limit:
-            left = self.assets[cmd.asset].format(max(cmd.limit - done, 0))
-            return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
-        bal = self.ledger.balance(cmd.user_id, cmd.asset)
-        if bal.available + bal.locked + cmd.amount >= MAX_AMOUNT:
-            return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
+        bal = self.ledger.find(cmd.user_id, cmd.asset)
+        bad = rules.check_onramp(self.assets, cmd, done, bal.available + bal.locked if bal is not None else 0)
+        if bad:
+            return bad
         self.ledger.deposit(cmd.user_id, cmd.asset, cmd.amount)
         out.append(Onramped(self._seq, self._ts, cmd.user_id, cmd.asset, cmd.amount))
         return None

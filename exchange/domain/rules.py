@@ -1,28 +1,81 @@
-"""Pre-trade checks and the hold an order needs; pure functions that change nothing.
+"""Every reason the engine refuses a command, as pure checks; and the hold each order needs.
 
-A check returns ``None`` when the command may go on, else a ``Rejection`` whose reason maps to
-an API.md error code. The engine runs every check before it changes any state, which is what
-makes "a rejected command changes nothing" hold.
+A check returns ``None`` (or what it looked up) when the command may go on, else a
+``Rejection``: a ``Reason``, whose value is the docs/API.md error code, and a message. The
+engine runs every check of a command before it changes any state, which is what makes "a
+rejected command changes nothing" hold; a rejection is answered with one ``OrderRejected``.
+
+The reasons, in the order the engine checks them:
+
+Any command
+- DUPLICATE_REQUEST: its request id was applied already (``check_request``).
+- INVALID_REQUEST: the user is not a trader: the fee account or below (``check_user``); or the
+  command is of no known kind (``unknown_command``).
+
+PlaceOrder
+- UNKNOWN_SYMBOL: no such market (``find_market``).
+- MARKET_CLOSED: the market is not trading (``check_place``, as every rule below until funds).
+- INVALID_REQUEST: a clientOrderId that is not 1-36 of ``[A-Za-z0-9_-]``; a type that is neither
+  limit nor market; a limit order with a quoteQuantity, or postOnly but not GTC; a market
+  order with a price, postOnly, both quantity and quoteQuantity, or a quoteQuantity on a sell.
+- INVALID_PRICE: a limit order without a price, or one at or below 0 or above the market's
+  maximum.
+- INVALID_QUANTITY: a quantity missing or outside [minQty, maxQty]; a quoteQuantity at or
+  below 0 or out of range.
+- MIN_NOTIONAL: price x quantity (or the quoteQuantity) below the market's minimum.
+- DUPLICATE_CLIENT_ORDER_ID: the user has an open order with this clientOrderId
+  (``check_client_order_id_free``).
+- INSUFFICIENT_FUNDS: the hold (below) is more than the user has available (``check_funds``).
+- POST_ONLY_WOULD_TAKE: a postOnly order would cross the book (``check_post_only``).
+
+CancelOrder and AmendOrder (``find_order``)
+- UNKNOWN_SYMBOL: no such market.
+- INVALID_REQUEST: not exactly one of orderId and clientOrderId.
+- ORDER_NOT_FOUND: no open order of this user in this market by that id (another user's order
+  and a closed one look the same).
+
+AmendOrder, then (``check_amend``; a requeue, ``check_funds`` and ``check_post_only`` again)
+- INVALID_REQUEST: neither a new quantity nor a new price.
+- INVALID_PRICE, INVALID_QUANTITY, MIN_NOTIONAL: the new price and quantity, as for a new order.
+- INVALID_QUANTITY: a new quantity at or below what has executed.
+- INSUFFICIENT_FUNDS, POST_ONLY_WOULD_TAKE: the order at its new price and quantity.
+
+CancelAll
+- UNKNOWN_SYMBOL: a market is named and there is no such market (``check_symbol``).
+
+Onramp (``check_onramp``)
+- UNKNOWN_ASSET: no such asset.
+- INVALID_QUANTITY: an amount at or below 0 or out of range, or a balance it would put out of
+  range.
+- ONRAMP_LIMIT: the amount would take the user's lifetime onramps of the asset past ``limit``.
 
 Holds: a limit buy locks ``price x quantity`` of quote; a sell locks its base quantity; a
 market buy by ``quoteQuantity`` locks that amount; a market buy by ``quantity`` locks what
-filling it against the book as it stands would cost (``matching.walk``).
+filling it against the book as it stands would cost (what its ``matching.walk`` spends).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
-from exchange.domain.book import Order
+from exchange.domain.book import Order, OrderBook
 from exchange.domain.commands import (
     BUY,
     GTC,
     LIMIT,
     MARKET,
+    SELL,
+    AmendOrder,
+    CancelOrder,
+    Command,
+    Onramp,
     Side,
 )
-from exchange.domain.markets import MAX_AMOUNT, Market
+from exchange.domain.ledger import FEE_ACCOUNT
+from exchange.domain.markets import MAX_AMOUNT, Asset, Market
+from exchange.domain.matching import Walk
 from exchange.domain.reasons import Reason
 
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,36}\Z")
@@ -33,6 +86,37 @@ class Rejection(NamedTuple):
     message: str
 
 
+# -- any command ---------------------------------------------------------------------------
+def check_request(request_id: str, applied_at: int | None) -> Rejection | None:
+    """``applied_at``: the seq that already applied this request id, if one did."""
+    if applied_at is not None:  # a redelivered or resubmitted command
+        return Rejection(Reason.DUPLICATE_REQUEST, f"request {request_id} already applied (seq {applied_at})")
+    return None
+
+
+def check_user(user_id: int) -> Rejection | None:
+    if user_id <= FEE_ACCOUNT:
+        return Rejection(Reason.INVALID_REQUEST, "unknown user")
+    return None
+
+
+def unknown_command(cmd: Command) -> Rejection:
+    return Rejection(Reason.INVALID_REQUEST, f"unknown command {type(cmd).__name__}")
+
+
+def find_market(markets: Mapping[str, Market], symbol: str) -> Market | Rejection:
+    m = markets.get(symbol)
+    return m if m is not None else Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+
+
+def check_symbol(markets: Mapping[str, Market], symbol: str | None) -> Rejection | None:
+    """A market named (None names every market) must exist."""
+    if symbol is not None and symbol not in markets:
+        return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+    return None
+
+
+# -- a new order ---------------------------------------------------------------------------
 def check_client_order_id(coid: str | None) -> Rejection | None:
     if coid is not None and not CLIENT_ORDER_ID.match(coid):
         return Rejection(Reason.INVALID_REQUEST, "clientOrderId must be 1-36 of [A-Za-z0-9_-]")
@@ -120,9 +204,96 @@ def _check_market(o: Order, m: Market) -> Rejection | None:
     return check_notional(m, o.quote_qty)
 
 
+def check_client_order_id_free(coids: Mapping[tuple[int, str], int], o: Order) -> Rejection | None:
+    """``coids``: (user, clientOrderId) -> order id of every open order that has one."""
+    if o.coid is not None and (o.user, o.coid) in coids:
+        return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
+    return None
+
+
+def check_funds(asset: str, hold: int, available: int) -> Rejection | None:
+    if hold > available:
+        return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
+    return None
+
+
+def check_post_only(o: Order, book: OrderBook, price: int | None) -> Rejection | None:
+    """A postOnly order must rest: at ``price`` it may not meet the other side."""
+    if o.post_only and book.crosses(o.side, price or 0):
+        return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+    return None
+
+
+# -- an open order -------------------------------------------------------------------------
+def find_order(
+    markets: Mapping[str, Market],
+    orders: Mapping[int, Order],
+    coids: Mapping[tuple[int, str], int],
+    cmd: CancelOrder | AmendOrder,
+) -> Order | Rejection:
+    """The open order a cancel or an amend names."""
+    bad = check_symbol(markets, cmd.symbol)
+    if bad:
+        return bad
+    order_id, coid = cmd.order_id, cmd.client_order_id
+    if (order_id is None) == (coid is None):
+        return Rejection(Reason.INVALID_REQUEST, "give exactly one of orderId and clientOrderId")
+    if coid is not None:
+        order_id = coids.get((cmd.user_id, coid))
+    order = orders.get(order_id) if order_id is not None else None
+    # Another user's order and a closed one look the same: never reveal either.
+    if order is None or order.user != cmd.user_id or order.symbol != cmd.symbol:
+        return Rejection(Reason.ORDER_NOT_FOUND, "no such open order")
+    return order
+
+
+def check_amend(o: Order, m: Market, cmd: AmendOrder) -> tuple[int, int] | Rejection:
+    """The (price, quantity) open order ``o`` would have after ``cmd``, if they are allowed."""
+    assert o.price is not None and o.qty is not None  # only limit orders rest
+    if cmd.quantity is None and cmd.price is None:
+        return Rejection(Reason.INVALID_REQUEST, "give a new quantity, a new price or both")
+    price = o.price if cmd.price is None else cmd.price
+    qty = o.qty if cmd.quantity is None else cmd.quantity
+    bad = check_price(m, price) or check_quantity(m, qty) or check_notional(m, m.notional(price, qty))
+    if bad:
+        return bad
+    if qty <= o.executed:
+        return Rejection(Reason.INVALID_QUANTITY, "new quantity must be above the executed quantity")
+    return price, qty
+
+
+# -- onramp --------------------------------------------------------------------------------
+def check_onramp(assets: Mapping[str, Asset], cmd: Onramp, done: int, holding: int) -> Rejection | None:
+    """``done``: what the user onramped of the asset so far; ``holding``: their balance of it."""
+    asset = assets.get(cmd.asset)
+    if asset is None:
+        return Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {cmd.asset!r}")
+    if not 0 < cmd.amount < MAX_AMOUNT:
+        return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
+    if cmd.limit is not None and done + cmd.amount > cmd.limit:
+        left = asset.format(max(cmd.limit - done, 0))
+        return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
+    if holding + cmd.amount >= MAX_AMOUNT:
+        return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
+    return None
+
+
+# -- holds ---------------------------------------------------------------------------------
 def limit_hold(m: Market, side: Side, price: int, remaining: int) -> tuple[str, int]:
     """(asset, amount) a limit order resting with ``remaining`` steps at ``price`` keeps locked:
     quote for a buy, base for a sell. The one definition the engine and its checks use."""
     if side is BUY:
         return m.quote.name, m.notional(price, remaining)
     return m.base.name, m.base_amount(remaining)
+
+
+def place_hold(o: Order, m: Market, w: Walk | None) -> tuple[str, int]:
+    """(asset, amount) a new order locks; ``w``: a market buy by quantity's walk of the book."""
+    if o.side is SELL:
+        return m.base.name, m.base_amount(o.remaining)
+    if o.price is not None:
+        return m.quote.name, m.notional(o.price, o.remaining)
+    if o.quote_qty is not None:
+        return m.quote.name, o.quote_qty
+    assert w is not None
+    return m.quote.name, w.spent
