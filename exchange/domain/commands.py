@@ -45,6 +45,13 @@ EXPIRE_TAKER, EXPIRE_MAKER = SelfTradePrevention.EXPIRE_TAKER, SelfTradePreventi
 EXPIRE_BOTH, STP_NONE = SelfTradePrevention.EXPIRE_BOTH, SelfTradePrevention.NONE
 
 
+#: A clientOrderId is 1 to CLIENT_ORDER_ID_MAX of these characters: the one definition, from
+#: which both the engine's rule (rules.check_client_order_id) and the web's body schema are built.
+CLIENT_ORDER_ID_CHARS = "[A-Za-z0-9_-]"
+CLIENT_ORDER_ID_MAX = 36
+CLIENT_ORDER_ID_PATTERN = f"^{CLIENT_ORDER_ID_CHARS}{{1,{CLIENT_ORDER_ID_MAX}}}\\Z"
+
+
 class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     user_id: int
     seq: int = 0

@@ -15,7 +15,7 @@ Any command
 PlaceOrder
 - UNKNOWN_SYMBOL: no such market (``find_market``).
 - MARKET_CLOSED: the market is not trading (``check_place``, as every rule below until funds).
-- INVALID_REQUEST: a clientOrderId that is not 1-36 of ``[A-Za-z0-9_-]``; a type that is neither
+- INVALID_REQUEST: a clientOrderId that is not 1-36 of ``[A-Za-z0-9_-]`` (commands.py); a type that is neither
   limit nor market; a limit order with a quoteQuantity, or postOnly but not GTC; a market
   order with a price, postOnly, both quantity and quoteQuantity, or a quoteQuantity on a sell.
 - INVALID_PRICE: a limit order without a price, or one at or below 0 or above the market's
@@ -63,6 +63,9 @@ from typing import NamedTuple
 from exchange.domain.book import Order, OrderBook
 from exchange.domain.commands import (
     BUY,
+    CLIENT_ORDER_ID_CHARS,
+    CLIENT_ORDER_ID_MAX,
+    CLIENT_ORDER_ID_PATTERN,
     GTC,
     LIMIT,
     MARKET,
@@ -78,7 +81,7 @@ from exchange.domain.markets import MAX_AMOUNT, Asset, Market
 from exchange.domain.matching import Walk
 from exchange.domain.reasons import Reason
 
-CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,36}\Z")
+CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
 
 
 class Rejection(NamedTuple):
@@ -119,7 +122,10 @@ def check_symbol(markets: Mapping[str, Market], symbol: str | None) -> Rejection
 # -- a new order ---------------------------------------------------------------------------
 def check_client_order_id(coid: str | None) -> Rejection | None:
     if coid is not None and not CLIENT_ORDER_ID.match(coid):
-        return Rejection(Reason.INVALID_REQUEST, "clientOrderId must be 1-36 of [A-Za-z0-9_-]")
+        return Rejection(
+            Reason.INVALID_REQUEST,
+            f"clientOrderId must be 1-{CLIENT_ORDER_ID_MAX} of {CLIENT_ORDER_ID_CHARS}",
+        )
     return None
 
 
