@@ -31,6 +31,7 @@ from exchange.domain.commands import (
     Command,
     Onramp,
     PlaceOrder,
+    PlaceOrderV1,
 )
 from exchange.domain.events import (
     CANCELED,
@@ -89,6 +90,8 @@ class Engine(EngineState):
             return self._cancel_all(cmd, out)
         if isinstance(cmd, Onramp):
             return self._onramp(cmd, out)
+        if isinstance(cmd, PlaceOrderV1):  # from a journal or a gateway older than place_v2
+            return self._place(cmd.upcast(), out)
         return rules.unknown_command(cmd)
 
     # -- place -----------------------------------------------------------------------------
@@ -96,6 +99,10 @@ class Engine(EngineState):
         m = rules.find_market(self.markets, cmd.symbol)
         if isinstance(m, Rejection):
             return m
+        # The order holds the timeInForce resolved, so whether the command named one is read here.
+        bad = rules.check_time_in_force(cmd)
+        if bad:
+            return bad
         # The command's fields are read once, into the order; every check reads the order.
         order = self._new_order(cmd, m)
         bad = rules.check_place(order, m) or rules.check_client_order_id_free(self.coids, order)
@@ -121,10 +128,10 @@ class Engine(EngineState):
         return None
 
     def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
-        order_type, quote_qty = cmd.type, cmd.quote_quantity
+        order_type, quote_qty, tif = cmd.type, cmd.quote_quantity, cmd.time_in_force
         order = Order(
             self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, order_type,
-            IOC if order_type is MARKET else cmd.time_in_force, cmd.price, cmd.quantity,
+            IOC if order_type is MARKET else (GTC if tif is None else tif), cmd.price, cmd.quantity,
             quote_qty, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
         )  # fmt: skip
         if quote_qty is not None:

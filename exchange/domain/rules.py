@@ -14,6 +14,7 @@ Any command
 
 PlaceOrder
 - UNKNOWN_SYMBOL: no such market (``find_market``).
+- INVALID_REQUEST: a market order that names a timeInForce (``check_time_in_force``).
 - MARKET_CLOSED: the market is not trading (``check_place``, as every rule below until funds).
 - INVALID_REQUEST: a clientOrderId that is not 1-36 of ``[A-Za-z0-9_-]`` (commands.py); a type that is neither
   limit nor market; a limit order with a quoteQuantity, or postOnly but not GTC; a market
@@ -74,6 +75,7 @@ from exchange.domain.commands import (
     CancelOrder,
     Command,
     Onramp,
+    PlaceOrder,
     Side,
 )
 from exchange.domain.ledger import FEE_ACCOUNT
@@ -120,6 +122,12 @@ def check_symbol(markets: Mapping[str, Market], symbol: str | None) -> Rejection
 
 
 # -- a new order ---------------------------------------------------------------------------
+def check_time_in_force(cmd: PlaceOrder) -> Rejection | None:
+    if cmd.type is MARKET and cmd.time_in_force is not None:
+        return Rejection(Reason.INVALID_REQUEST, "market orders take no timeInForce (they are IOC by nature)")
+    return None
+
+
 def check_client_order_id(coid: str | None) -> Rejection | None:
     if coid is not None and not CLIENT_ORDER_ID.match(coid):
         return Rejection(

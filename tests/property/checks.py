@@ -106,7 +106,7 @@ def check_placed(cmd: PlaceOrder, step: Step) -> None:
     first = step.events[0]
     assert isinstance(first, OrderAccepted), f"a placed order starts with OrderAccepted: {first}"
     o = first.order
-    tif = Tif.IOC if cmd.type is OrderType.MARKET else cmd.time_in_force
+    tif = Tif.IOC if cmd.type is OrderType.MARKET else (cmd.time_in_force or Tif.GTC)
     assert o.order_id == step.before.snap.next_order_id
     assert (o.user_id, o.symbol, o.side, o.type, o.time_in_force) == (
         cmd.user_id, cmd.symbol, cmd.side, cmd.type, tif,
