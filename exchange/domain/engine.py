@@ -6,6 +6,10 @@ settle each fill -> rest or expire and release what it no longer needs. Time and
 inputs: ``ts`` and ``seq`` come stamped on the command, order and trade ids are counters in
 the state, so replaying the same commands gives the same events and the same state.
 
+Answers: a rejected command gets one ``OrderRejected``; an accepted PlaceOrder, CancelOrder or
+AmendOrder gets first the event of its own order (``OrderAccepted``, ``OrderCanceled``,
+``OrderAmended``), which ``events.subject`` reads, then what followed from it.
+
 Modify semantics (AmendOrder): ``quantity`` is the new total and must stay above what has
 executed. Same price and a smaller or equal quantity keeps the queue place; a new price or a
 larger quantity takes the order out and queues it again as a GTC taker, which may trade.

@@ -41,6 +41,7 @@ from exchange.domain.events import (
     OrderStatus,
     Role,
     TradeExecuted,
+    subject,
 )
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.reasons import Reason
@@ -100,6 +101,28 @@ def check_rejection(step: Step, expected: Reason | None) -> bool:
     assert ev.client_order_id == getattr(step.cmd, "client_order_id", None)
     assert step.after.raw_seq0 == step.before.raw_seq0, "a rejected command changed the state"
     return True
+
+
+#: The event that answers an accepted command of each kind first, about the command's order.
+SUBJECT_EVENTS: dict[type, type] = {
+    PlaceOrder: OrderAccepted,
+    CancelOrder: OrderCanceled,
+    AmendOrder: OrderAmended,
+}
+
+
+def check_subject(step: Step) -> None:
+    """An accepted place, cancel or amend is answered first by its own order's event."""
+    cmd = step.cmd
+    if type(cmd) not in SUBJECT_EVENTS or isinstance(step.events[0], OrderRejected):
+        return
+    first = step.events[0]
+    assert type(first) is SUBJECT_EVENTS[type(cmd)], f"{type(cmd).__name__} answered first by {first}"
+    if isinstance(cmd, PlaceOrder):
+        assert subject(step.events).order_id == step.before.snap.next_order_id
+    else:
+        target = find(cmd, step.before)
+        assert isinstance(target, RestingOrder) and subject(step.events).order_id == target.id
 
 
 def check_placed(cmd: PlaceOrder, step: Step) -> None:

@@ -53,6 +53,7 @@ from tests.property.checks import (
     check_orders,
     check_queries,
     check_rejection,
+    check_subject,
 )
 from tests.property.model import (
     BAND,
@@ -183,6 +184,7 @@ class EngineMachine(RuleBasedStateMachine):
     def check(self, step: Step, expected: Reason | None) -> None:
         check_envelope(step)
         rejected = check_rejection(step, expected)
+        check_subject(step)
         if not rejected:
             OUTCOME_CHECKS[type(step.cmd)](step.cmd, step)
             if isinstance(step.cmd, Onramp):
