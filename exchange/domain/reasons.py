@@ -1,4 +1,4 @@
-"""Why a command was rejected. Each value is the API.md error code it maps to, one to one."""
+"""Why a command was rejected. Each value is the docs/API.md error code it maps to, one to one."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Reason(enum.StrEnum):
     DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
 
 
-#: HTTP status of each reason, as API.md lists them.
+#: HTTP status of each reason, as docs/API.md lists them.
 HTTP_STATUS: dict[Reason, int] = {
     Reason.INVALID_REQUEST: 400,
     Reason.UNKNOWN_SYMBOL: 404,

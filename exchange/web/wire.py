@@ -1,4 +1,4 @@
-"""Engine values -> the JSON shapes of API.md: decimal strings, string ids, ms times."""
+"""Engine values -> the JSON shapes of docs/API.md: decimal strings, string ids, ms times."""
 
 from __future__ import annotations
 
