@@ -38,21 +38,18 @@ def _by_text(*kinds: type[enum.StrEnum]) -> dict[str | None, Any]:
 
 
 _SIDES, _TYPES = _by_text(Side), _by_text(OrderType)
-_TIFS = _by_text(TimeInForce) | {None: TimeInForce.GTC}
+_TIFS = _by_text(TimeInForce) | {None: None}  # as the body says: the engine judges it
 _STPS = _by_text(SelfTradePrevention) | {None: SelfTradePrevention.EXPIRE_TAKER}
 
 
 def build_place(app: web.Application, user: int, body: schemas.PlaceOrderBody) -> PlaceOrder:
     """The wire body -> an engine command, with amounts placed exactly on the market's grid."""
     m = market_of(app, body.symbol, body.market)
-    order_type = _TYPES[body.type]
-    if order_type is OrderType.MARKET and body.time_in_force is not None:
-        raise invalid("market orders take no timeInForce (they are IOC by nature)")
     return PlaceOrder(
         user_id=user,
         symbol=m.symbol,
         side=_SIDES[body.side],
-        type=order_type,
+        type=_TYPES[body.type],
         price=schemas.on_grid(body.price, m.price, "price"),
         quantity=schemas.on_grid(body.quantity, m.qty, "quantity"),
         quote_quantity=schemas.on_grid(body.quote_quantity, m.quote.grid("quoteQuantity"), "quoteQuantity"),
