@@ -10,10 +10,11 @@ A WebSocket reader on the gateway the fault spares must keep its feed throughout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +123,18 @@ async def test_redis_restart_mid_load_keeps_every_acknowledged_order(
     await _check_and_close(a, b)
 
 
-async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
+@contextlib.asynccontextmanager
+async def _watched_load(
+    cluster: Cluster, warm: int
+) -> AsyncIterator[tuple[WsClient, Trader, Trader, asyncio.Event, asyncio.Future[list[None]]]]:
+    """Gateway A's depth feed, open while two traders load the cluster (see ``_under_load``)."""
     async with WsClient(cluster.url(0)) as feed:
         await feed.subscribe(f"depth@{SOL}")
-        a, b, stop, load = await _under_load(cluster, 20)
+        yield (feed, *await _under_load(cluster, warm))
+
+
+async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
+    async with _watched_load(cluster, 20) as (feed, a, b, stop, load):
         cluster.stop_gateway(1, signal.SIGKILL)
         feed.drain(f"depth@{SOL}")
         await _acks_go_on(a)
@@ -138,9 +147,7 @@ async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: C
 
 
 async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(cluster: Cluster) -> None:
-    async with WsClient(cluster.url(0)) as feed:
-        await feed.subscribe(f"depth@{SOL}")
-        a, b, stop, load = await _under_load(cluster, 30)
+    async with _watched_load(cluster, 30) as (feed, a, b, stop, load):
         cluster.stop_engine(signal.SIGKILL)
         # A time, not a condition: how long the engine stays dead under load is the fault itself.
         await asyncio.sleep(0.5)
