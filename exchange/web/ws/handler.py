@@ -12,14 +12,13 @@ client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from exchange import signing
 from exchange.clock import monotonic, now_ms
@@ -37,7 +36,8 @@ from exchange.web.keys import (
     VENUE,
     WS_CONNS,
 )
-from exchange.web.ws.outbox import Outbox, ws_frame
+from exchange.web.ws.outbox import ws_frame
+from exchange.web.ws.socket import OutboxSocket, prepared
 from exchange.web.ws.streams import PRIVATE, parse_stream
 
 MAX_STREAMS = 100
@@ -53,7 +53,7 @@ class WsRequest(msgspec.Struct):
 _decode_request = msgspec.json.Decoder(WsRequest).decode
 
 
-class Connection:
+class Connection(OutboxSocket):
     def __init__(
         self,
         app: web.Application,
@@ -61,35 +61,11 @@ class Connection:
         transport: asyncio.Transport,
         user_id: int | None,
     ) -> None:
-        self.app = app
-        self.ws = ws
+        super().__init__(app, ws, transport)
         self.user_id = user_id
         self.streams: dict[str, str] = {}  # stream name -> hub topic
-        settings = app[SETTINGS]
-
-        def write(data: bytes) -> None:
-            if not ws.closed and not transport.is_closing():
-                transport.write(data)
-
-        self.outbox = Outbox(
-            settings.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
-        )
         self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
         self.refused = 0
-
-    # -- writing ---------------------------------------------------------------------------
-    def send(self, data: dict[str, Any]) -> None:
-        self.outbox.offer(ws_frame(orjson.dumps(data)))
-        self.outbox.flush()
-
-    def _evict(self) -> None:
-        # The hub drops this outbox from every topic itself, after its publish loop.
-        asyncio.get_running_loop().create_task(self.close(WSCloseCode.POLICY_VIOLATION, "slow consumer"))
-
-    async def close(self, code: int, reason: str) -> None:
-        self.outbox.close()
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=reason.encode())
 
     # -- reading ---------------------------------------------------------------------------
     async def on_text(self, text: str) -> None:
@@ -113,6 +89,9 @@ class Connection:
         self.send({"id": req.id, "result": result})
         if req.method == "SUBSCRIBE":
             self._snapshots(req)
+
+    def on_binary(self) -> None:
+        self.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": "send text frames"}})
 
     def _error(self, req_id: int | str | None, err: ApiError) -> None:
         self.send({"id": req_id, "error": err.ws_body()})
@@ -234,29 +213,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError("FORBIDDEN", "cross-origin WebSocket connections are refused")
     session = session_from_cookie(request)
-    limit = request.app[SETTINGS].ws_writer_limit
-    ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024, writer_limit=limit)
-    await ws.prepare(request)
-    app = request.app
-    _cap_send_buffer(request, app[SETTINGS].ws_sndbuf)
-    transport = request.transport
-    assert transport is not None
-    conn = Connection(app, ws, transport, session.user_id if session else None)
-    app[WS_CONNS].add(conn)
-    writer = asyncio.create_task(conn.outbox.pump())
-    try:
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                await conn.on_text(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                conn.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": "send text frames"}})
-    finally:
-        app[HUB].drop(conn.outbox)
-        app[WS_CONNS].discard(conn)
-        conn.outbox.close()
-        writer.cancel()
-        with contextlib.suppress(BaseException):
-            await writer
+    ws, transport = await prepared(request)
+    _cap_send_buffer(request, request.app[SETTINGS].ws_sndbuf)
+    await Connection(request.app, ws, transport, session.user_id if session else None).serve()
     return ws
 
 
