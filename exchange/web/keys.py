@@ -4,6 +4,7 @@ The composition root (exchange/app/) fills them; which exist depends on the role
 - all roles: SETTINGS, VENUE, METRICS, READS, CRASHED;
 - ``all`` and ``engine`` (the engine runs here): ENGINE;
 - ``all`` and ``gateway`` (HTTP, WebSocket and UI are served): BUS, MARKETDATA, HUB, FEED,
+  BINANCE_STREAMS,
   WS_CONNS, ACCOUNTS (set when its lifetime opens it), USER_LIMITER, AUTH_LIMITER, CHART_PATH,
   and DEMO_BOT when the liquidity bot runs;
 - ``gateway`` only: USER_STREAM_READY, MARKET_DATA_READY.
@@ -25,6 +26,7 @@ from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.reads import Reads
 from exchange.store.accounts import Accounts
+from exchange.web.binance.streams import BinanceStreams
 from exchange.web.ws.feed import Feed
 from exchange.web.ws.hub import Hub
 
@@ -44,6 +46,8 @@ AUTH_LIMITER = web.AppKey("auth_limiter", TokenBucketLimiter)
 CRASHED = web.AppKey("crashed", list[BaseException])
 HUB = web.AppKey("hub", Hub)
 FEED = web.AppKey("feed", Feed)
+#: The Binance market streams, a renderer of FEED (web/binance/streams.py).
+BINANCE_STREAMS = web.AppKey("binance_streams", BinanceStreams)
 #: Open web.ws.handler.Connection objects (typed loosely: the handler imports this module).
 WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)
 #: Reads of engine state: local in ``--role all|engine``, over the bus in ``--role gateway``.
