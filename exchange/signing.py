@@ -6,6 +6,11 @@ upper-cased and the body taken byte for byte. A WebSocket ``AUTH`` signs ``times
 which is the same message with method ``AUTH`` and an empty path and body, so one ``verify``
 serves both.
 
+The Binance-compatible face (exchange/web/binance/) signs as Binance does, with the same keys:
+REST signs ``query string + body`` byte for byte without the ``signature`` parameter
+(``binance_payload``), the WebSocket API signs its params sorted by name and joined as a query
+string (``binance_ws_payload``); ``verify_binance`` checks either with Binance's window rule.
+
 Rules of ``verify`` (checked in this order, the first failure is the reason):
 1. the timestamp is a plain string of ASCII digits (no sign, space, exponent or fraction);
 2. it is at most ``window_ms`` away from the server clock, in either direction;
@@ -18,7 +23,7 @@ import functools
 import hashlib
 import hmac
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 #: How far a request's timestamp may be from the server clock (docs/API.md: 5 s).
 DEFAULT_WINDOW_MS: Final = 5000
@@ -62,10 +67,15 @@ def signature(secret: str, timestamp: int | str, method: str, path_with_query: s
     The HMAC runs over bytes so a body is signed exactly as sent; for a UTF-8 text body this equals
     signing the decoded string.
     """
+    return _hmac_hex(secret, _encode(f"{timestamp}{method.upper()}{path_with_query}"), body)
+
+
+def _hmac_hex(secret: str, *parts: bytes | str) -> str:
+    """Lowercase hex HMAC-SHA256 under ``secret`` of the concatenated ``parts`` (str as UTF-8)."""
     inner_pad, outer_pad = _keyed(secret)
     inner = inner_pad.copy()
-    inner.update(_encode(f"{timestamp}{method.upper()}{path_with_query}"))
-    inner.update(body if isinstance(body, bytes) else _encode(body))
+    for part in parts:
+        inner.update(part if isinstance(part, bytes) else _encode(part))
     outer = outer_pad.copy()
     outer.update(inner.digest())
     return outer.hexdigest()
@@ -123,3 +133,70 @@ def verify_ws_auth(
     if not isinstance(signature_param, str):
         return REASON_SIGNATURE_MISMATCH
     return verify(secret, str(timestamp), "AUTH", "", b"", signature_param, now_ms, window_ms)
+
+
+# -- the Binance-compatible face ---------------------------------------------------------------
+#: Binance's ``recvWindow``: 5000 ms unless the request says otherwise, never more than 60000.
+BINANCE_DEFAULT_RECV_WINDOW: Final = 5000
+BINANCE_MAX_RECV_WINDOW: Final = 60000
+#: Binance accepts a timestamp up to 1 s ahead of its clock (its rule: ``timestamp < now + 1000``).
+BINANCE_AHEAD_MS: Final = 1000
+_SIGNATURE_PARAM: Final = re.compile(rb"(?:^|&)signature=([^&]*)")
+
+
+class BinanceSigned(NamedTuple):
+    """What a Binance REST request signs (``payload``) and the signature it carries."""
+
+    payload: bytes
+    signature: str
+
+
+def binance_payload(query: bytes, body: bytes) -> BinanceSigned | None:
+    """Split the ``signature`` parameter out of a request's raw query string and body.
+
+    Binance signs ``query + body`` exactly as sent, with the ``signature`` parameter (which
+    may sit in either part) left out. None when there is no signature, or more than one.
+    """
+    found = [(part, m) for part in (query, body) for m in _SIGNATURE_PARAM.finditer(part)]
+    if len(found) != 1:
+        return None
+    part, match = found[0]
+    start, end = match.span()
+    rest = part[:start] + part[end:] if start else part[end + 1 :]
+    query, body = (rest, body) if part is query else (query, rest)
+    try:
+        text = match.group(1).decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    return BinanceSigned(query + body, text)
+
+
+def binance_ws_payload(params: dict[str, object]) -> str:
+    """The WebSocket API's signed text: every param but ``signature``, sorted by name, ``k=v&...``."""
+    return "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+
+
+def _ws_value(value: object) -> str:
+    if isinstance(value, bool):  # JSON's spelling, as the client wrote it
+        return "true" if value else "false"
+    return str(value)
+
+
+def binance_signature(secret: str, payload: bytes | str) -> str:
+    """Lowercase hex HMAC-SHA256 of ``payload`` under ``secret``, as Binance's clients sign."""
+    return _hmac_hex(secret, payload)
+
+
+def binance_window_reason(timestamp: int, recv_window: int, now_ms: int) -> str | None:
+    """None when ``timestamp`` is inside Binance's window, else why not."""
+    if timestamp >= now_ms + BINANCE_AHEAD_MS:
+        return "timestamp is more than 1000 ms ahead of the server"
+    if now_ms - timestamp > recv_window:
+        return f"timestamp is outside the recvWindow of {recv_window} ms"
+    return None
+
+
+def verify_binance(secret: str, payload: bytes | str, signature_param: str) -> bool:
+    """Whether ``signature_param`` (hex, either case) is the HMAC of ``payload``; constant time."""
+    expected = binance_signature(secret, payload)
+    return hmac.compare_digest(expected.encode("ascii"), _encode(signature_param.lower()))

@@ -40,10 +40,12 @@ from exchange.service.userdata import UserData
 from exchange.store.shared_accounts import SharedAccounts
 from exchange.web import middlewares, pages
 from exchange.web.binance.streams import BinanceStreams
+from exchange.web.binance.symbols import Symbols
 from exchange.web.keys import (
     ACCOUNTS,
     AUTH_LIMITER,
     BINANCE_STREAMS,
+    BINANCE_SYMBOLS,
     BUS,
     CRASHED,
     ENGINE,
@@ -181,6 +183,7 @@ def _serve_public(
     app[MARKETDATA], app[HUB], app[FEED], app[WS_CONNS] = marketdata, hub, feed, conns
     app[USER_LIMITER] = TokenBucketLimiter(settings.rate_per_s, settings.rate_burst)
     app[AUTH_LIMITER] = TokenBucketLimiter(settings.auth_rate_per_s, settings.auth_burst)
+    app[BINANCE_SYMBOLS] = Symbols(app[VENUE].markets)
     pages.setup_templates(app)
     setup_routes(app, public=True)
 

@@ -6,6 +6,7 @@ The composition root (exchange/app/) fills them; which exist depends on the role
 - ``all`` and ``gateway`` (HTTP, WebSocket and UI are served): BUS, MARKETDATA, HUB, FEED,
   BINANCE_STREAMS,
   WS_CONNS, ACCOUNTS (set when its lifetime opens it), USER_LIMITER, AUTH_LIMITER, CHART_PATH,
+  BINANCE_SYMBOLS, BINANCE_LIMITS,
   and DEMO_BOT when the liquidity bot runs;
 - ``gateway`` only: USER_STREAM_READY, MARKET_DATA_READY.
 """
@@ -27,6 +28,7 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.reads import Reads
 from exchange.store.accounts import Accounts
 from exchange.web.binance.streams import BinanceStreams
+from exchange.web.binance.symbols import Symbols
 from exchange.web.ws.feed import Feed
 from exchange.web.ws.hub import Hub
 
@@ -60,3 +62,5 @@ MARKET_DATA_READY: web.AppKey[Callable[[], bool]] = web.AppKey("market_data_read
 CHART_PATH = web.AppKey("chart_path", Path)
 #: The demo liquidity bot, when it runs in this process (exchange/app/demo_bot.py).
 DEMO_BOT: web.AppKey[DemoBot] = web.AppKey("demo_bot")
+#: The Binance face's names of the markets (web/binance/symbols.py), built once per app.
+BINANCE_SYMBOLS = web.AppKey("binance_symbols", Symbols)

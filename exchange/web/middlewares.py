@@ -1,4 +1,8 @@
-"""Every failure becomes the API's error JSON; a 5xx other than 503 is logged as a bug."""
+"""Every failure becomes the API's error JSON; a 5xx other than 503 is logged as a bug.
+
+Under ``/api/v3`` (the Binance-compatible face, web/binance/) bodies are Binance's form bodies,
+not JSON, and errors are answered in Binance's shape from the same catalogue.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ _HTTP_CODES = {
 
 
 JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BINANCE_PREFIX = "/api/v3/"
 
 
 @web.middleware
@@ -31,19 +36,28 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise ApiError("UNSUPPORTED_MEDIA_TYPE", "send bodies as application/json")
         return await handler(request)
     except (ApiError, Unavailable, EngineTimeout) as exc:  # the last two: reads over the bus
-        return (exc if isinstance(exc, ApiError) else bus_error(exc)).response()
+        return _answer(request, exc if isinstance(exc, ApiError) else bus_error(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code, message = _HTTP_CODES.get(exc.status, ("INVALID_REQUEST", exc.reason))
-        return ApiError(code, message).response()
+        return _answer(request, ApiError(code, message))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return ApiError("INTERNAL", "internal error; it has been logged").response()
+        return _answer(request, ApiError("INTERNAL", "internal error; it has been logged"))
+
+
+def _answer(request: web.Request, exc: ApiError) -> web.Response:
+    return exc.binance_response() if request.path.startswith(BINANCE_PREFIX) else exc.response()
 
 
 def _not_json(request: web.Request) -> bool:
     # The usual header first: parsing it (and building the path) costs every order ~1 us.
     if request.headers.get("Content-Type") == "application/json":
         return False
-    return request.path.startswith("/api/") and request.content_type != "application/json"
+    path = request.path
+    return (
+        path.startswith("/api/")
+        and not path.startswith(BINANCE_PREFIX)
+        and request.content_type != "application/json"
+    )

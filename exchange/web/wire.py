@@ -57,11 +57,17 @@ def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
 
 
 def reply_order(events: Iterable[Event], m: Market, assets: dict[str, Asset]) -> Json:
-    """The order as this command left it, with the fills this command made: the command's own
+    """The order as this command left it, with the fills this command made."""
+    state, fills = own_order(events)
+    return order_json(state, m, [fill_json(f, m, assets) for f in fills])
+
+
+def own_order(events: Iterable[Event]) -> tuple[OrderState, list[OrderFilled]]:
+    """The command's own order as its last event left it, and that order's fills: the command's
     order is the first one its events name (a taker's makers come after it)."""
     state: OrderState | None = None
     order_id: int | None = None
-    fills: list[Json] = []
+    fills: list[OrderFilled] = []
     for event in events:
         order = getattr(event, "order", None)
         if order is None:
@@ -72,9 +78,9 @@ def reply_order(events: Iterable[Event], m: Market, assets: dict[str, Asset]) ->
             continue
         state = order
         if isinstance(event, OrderFilled):
-            fills.append(fill_json(event, m, assets))
+            fills.append(event)
     assert state is not None, f"no event about order {order_id}"
-    return order_json(state, m, fills)
+    return state, fills
 
 
 def balances_json(balances: dict[str, tuple[int, int]], assets: dict[str, Asset]) -> Json:
