@@ -16,10 +16,11 @@ import orjson
 import pytest
 
 from exchange.client import Client, ExchangeError
-from tests.binance.conftest import trader
+from tests.binance.binance_ws_server import base_url, trader
 from tests.waiting import until
 
 WS = "/binance/ws"
+__all__ = ["base_url"]  # the module's server fixture
 
 
 @pytest.fixture

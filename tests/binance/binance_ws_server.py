@@ -1,5 +1,6 @@
-"""The Binance face's tests run against the real server process, started once per module
-(``python -m exchange serve`` on a free port, no bot, generous rate limits, no fsync)."""
+"""The real server process for the Binance WebSocket tests, started once per module that
+imports ``base_url`` (``python -m exchange serve`` on a free port, no bot, generous rate
+limits, no fsync), and users made through the native API."""
 
 from __future__ import annotations
 
