@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-rate-per-s", type=float, default=limits.auth_rate_per_s,
                        help="signup/login attempts/s per address")  # fmt: skip
     serve.add_argument("--auth-burst", type=int, default=limits.auth_burst)
+    serve.add_argument("--binance-weight-per-min", type=int, default=limits.binance_weight_per_min,
+                       help="Binance face: request weight per client address per minute")  # fmt: skip
+    serve.add_argument("--binance-orders-per-10s", type=int, default=limits.binance_orders_per_10s,
+                       help="Binance face: new orders per account per 10 s")  # fmt: skip
     serve.add_argument("--snapshot-every", type=int, default=100_000, help="commands between snapshots")
     serve.add_argument("--snapshot-seconds", type=float, default=300.0, help="seconds between snapshots")
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
@@ -60,7 +64,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
         snapshot_seconds=args.snapshot_seconds, bus_timeout=args.bus_timeout, bus_prefix=args.bus_prefix,
         rate_per_s=args.rate_per_s, rate_burst=args.rate_burst, auth_rate_per_s=args.auth_rate_per_s,
-        auth_burst=args.auth_burst,
+        auth_burst=args.auth_burst, binance_weight_per_min=args.binance_weight_per_min,
+        binance_orders_per_10s=args.binance_orders_per_10s,
     )  # fmt: skip
 
 

@@ -48,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Private routes: sustained requests per second per user, and the burst allowed.
     rate_per_s: float = 200.0
     rate_burst: int = 400
+    #: The Binance face (docs/BINANCE.md): request weight per client address per minute and new
+    #: orders per account per 10 s, announced in its exchangeInfo and enforced.
+    binance_weight_per_min: int = 6000
+    binance_orders_per_10s: int = 100
     #: Signup/login attempts per second per client address (against password guessing).
     auth_rate_per_s: float = 1.0
     auth_burst: int = 10

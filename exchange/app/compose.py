@@ -39,11 +39,13 @@ from exchange.service.reads import RemoteReads
 from exchange.service.userdata import UserData
 from exchange.store.shared_accounts import SharedAccounts
 from exchange.web import middlewares, pages
+from exchange.web.binance.limits import BinanceLimits
 from exchange.web.binance.streams import BinanceStreams
 from exchange.web.binance.symbols import Symbols
 from exchange.web.keys import (
     ACCOUNTS,
     AUTH_LIMITER,
+    BINANCE_LIMITS,
     BINANCE_STREAMS,
     BINANCE_SYMBOLS,
     BUS,
@@ -183,7 +185,7 @@ def _serve_public(
     app[MARKETDATA], app[HUB], app[FEED], app[WS_CONNS] = marketdata, hub, feed, conns
     app[USER_LIMITER] = TokenBucketLimiter(settings.rate_per_s, settings.rate_burst)
     app[AUTH_LIMITER] = TokenBucketLimiter(settings.auth_rate_per_s, settings.auth_burst)
-    app[BINANCE_SYMBOLS] = Symbols(app[VENUE].markets)
+    app[BINANCE_SYMBOLS], app[BINANCE_LIMITS] = Symbols(app[VENUE].markets), BinanceLimits(settings)
     pages.setup_templates(app)
     setup_routes(app, public=True)
 

@@ -74,3 +74,39 @@ class TokenBucketLimiter:
         assert len(self._buckets) <= self.max_keys, "more keys than max_keys"
         for key, bucket in self._buckets.items():
             assert 0.0 <= bucket.tokens <= self.burst, f"bucket {key!r} holds {bucket.tokens} tokens"
+
+
+class WindowCounter:
+    """Units used per key in fixed windows of ``window_s`` seconds (Binance's request weight per
+    minute, orders per 10 s): a request that would pass ``limit`` is refused and counts nothing.
+
+    Windows are aligned to multiples of ``window_s`` on the clock given; memory is bounded like
+    the token buckets' (least recently used keys dropped past ``max_keys``). ``add`` is O(1).
+    """
+
+    __slots__ = ("_used", "limit", "max_keys", "window_s")
+
+    def __init__(self, limit: int, window_s: float, max_keys: int = 100_000) -> None:
+        if limit < 1 or not window_s > 0 or max_keys < 1:
+            raise ValueError("limit and max_keys must be at least 1, window_s positive")
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._used: OrderedDict[Hashable, tuple[int, int]] = OrderedDict()  # key -> (window, used)
+
+    def add(self, key: Hashable, units: int, now: float) -> tuple[int, float]:
+        """Count ``units`` for ``key`` at ``now`` (seconds): (units used in this window, 0.0), or
+        when refused (units used, seconds until the window ends)."""
+        window = int(now // self.window_s)
+        found = self._used.get(key)
+        used = found[1] if found is not None and found[0] == window else 0
+        if used + units > self.limit:
+            return used, (window + 1) * self.window_s - now
+        self._used[key] = (window, used + units)
+        self._used.move_to_end(key)
+        if len(self._used) > self.max_keys:
+            self._used.popitem(last=False)
+        return used + units, 0.0
+
+    def used(self, key: Hashable, now: float) -> int:
+        """Units ``key`` used in the current window (nothing counted)."""
+        found = self._used.get(key)
+        return found[1] if found is not None and found[0] == int(now // self.window_s) else 0

@@ -51,6 +51,7 @@ BN_TIME_IN_FORCE = Binance(-1115, 400, "Invalid timeInForce.")
 BN_ORDER_TYPE = Binance(-1116, 400, "Invalid orderType.")
 BN_SIDE = Binance(-1117, 400, "Invalid side.")
 BN_INTERVAL = Binance(-1120, 400, "Invalid interval.")
+BN_RESP_TYPE = Binance(-1136, 400, "Invalid newOrderRespType")
 BN_COMBINATION = Binance(-1128, 400)  # "Combination of optional parameters invalid." + why
 BN_INVALID_DATA = Binance(-1130, 400)  # "Data sent for parameter 'x' is not valid."
 BN_RECV_WINDOW = Binance(-1131, 400, "recvWindow must be less than 60000")

@@ -27,6 +27,7 @@ from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.reads import Reads
 from exchange.store.accounts import Accounts
+from exchange.web.binance.limits import BinanceLimits
 from exchange.web.binance.streams import BinanceStreams
 from exchange.web.binance.symbols import Symbols
 from exchange.web.ws.feed import Feed
@@ -64,3 +65,5 @@ CHART_PATH = web.AppKey("chart_path", Path)
 DEMO_BOT: web.AppKey[DemoBot] = web.AppKey("demo_bot")
 #: The Binance face's names of the markets (web/binance/symbols.py), built once per app.
 BINANCE_SYMBOLS = web.AppKey("binance_symbols", Symbols)
+#: The Binance face's request-weight and order-count windows (web/binance/limits.py).
+BINANCE_LIMITS = web.AppKey("binance_limits", BinanceLimits)

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from exchange.clock import now_ms
 from exchange.domain.events import TradeExecuted
-from exchange.service.marketdata import INTERVALS, TradeRecord, candle_start, klines_from_trades
+from exchange.domain.markets import Market
+from exchange.service.marketdata import INTERVALS, Kline, TradeRecord, candle_start, klines_from_trades
 from exchange.web.common import json_response, market_data, query_limit, query_market, query_window
 from exchange.web.errors import invalid
 from exchange.web.keys import READS, VENUE
@@ -49,12 +50,12 @@ async def trades(request: web.Request) -> web.Response:
     if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
         tape: list[Any] = market_data(request.app).trades(m.symbol, limit)
     else:
-        tape = [_record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
+        tape = [record(t) for t in await request.app[READS].trades_before(m.symbol, limit, end)]
     # The newest ``limit`` up to endTime, then those not before startTime (as /fills does).
     return json_response([trade_json(t, m) for t in tape if start is None or t.timestamp >= start])
 
 
-def _record(t: TradeExecuted) -> TradeRecord:
+def record(t: TradeExecuted) -> TradeRecord:
     return TradeRecord(t.trade_id, t.price, t.quantity, t.quote_quantity, t.ts, t.is_buyer_maker)
 
 
@@ -65,16 +66,7 @@ async def klines(request: web.Request) -> web.Response:
     if interval not in INTERVALS:
         raise invalid(f"interval must be one of {' '.join(INTERVALS)}")
     start, end = query_window(request)
-    md, limit = market_data(request.app), query_limit(request, 500)
-    candles = md.klines(m.symbol, interval, start, end, limit)
-    oldest = md.oldest_candle(m.symbol, interval)
-    if start is not None and (oldest is None or start < oldest) and len(candles) < limit:
-        # Older than memory keeps: rebuild those candles from the trades in the SQLite history.
-        until = min(end if end is not None else 2**53, (oldest if oldest is not None else 2**53)) - 1
-        first = candle_start(start, INTERVALS[interval])  # include the candle start falls in
-        older = await request.app[READS].trades_between(m.symbol, first, until)
-        rebuilt = [k for k in klines_from_trades(older, interval) if k.start >= start]
-        candles = (rebuilt + candles)[-limit:]
+    candles = await load_klines(request.app, m, interval, start, end, query_limit(request, 500))
     return json_response([
         {
             "start": k.start, "end": k.end, "open": m.price.format(k.open), "high": m.price.format(k.high),
@@ -83,6 +75,23 @@ async def klines(request: web.Request) -> web.Response:
         }
         for k in candles
     ])  # fmt: skip
+
+
+async def load_klines(
+    app: web.Application, m: Market, interval: str, start: int | None, end: int | None, limit: int
+) -> list[Kline]:
+    """The candles whose start is in [start, end], the newest ``limit``, oldest first (both faces)."""
+    md = market_data(app)
+    candles = md.klines(m.symbol, interval, start, end, limit)
+    oldest = md.oldest_candle(m.symbol, interval)
+    if start is not None and (oldest is None or start < oldest) and len(candles) < limit:
+        # Older than memory keeps: rebuild those candles from the trades in the SQLite history.
+        until = min(end if end is not None else 2**53, (oldest if oldest is not None else 2**53)) - 1
+        first = candle_start(start, INTERVALS[interval])  # include the candle start falls in
+        older = await app[READS].trades_between(m.symbol, first, until)
+        rebuilt = [k for k in klines_from_trades(older, interval) if k.start >= start]
+        candles = (rebuilt + candles)[-limit:]
+    return candles
 
 
 async def tickers(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from exchange.web import account_api, ops, pages, public_api, trading_api
+from exchange.web.binance.routes import setup_binance_routes
 from exchange.web.binance.ws_routes import setup_binance_ws
 from exchange.web.ws import handler as ws
 
@@ -50,4 +51,5 @@ def setup_routes(app: web.Application, *, public: bool = True) -> None:
     r.add_get(f"{V1}/orders/history", trading_api.order_history)
     r.add_get(f"{V1}/fills", trading_api.fills)
 
+    setup_binance_routes(app)  # /api/v3: the Binance-compatible face (docs/BINANCE.md)
     pages.setup_pages(app)  # /, /trade/S, /login, /signup, /account, /static, /favicon.ico

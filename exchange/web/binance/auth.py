@@ -1,0 +1,161 @@
+"""Binance's request handling around every ``/api/v3`` route: weight, parameters, signature.
+
+``endpoint(weight)`` wraps a handler ``(call) -> JSON``: it counts the route's request weight
+for the client address (refusing past the limit), reads the parameters, and answers the
+handler's result or any ``ApiError`` in Binance's shape, with the ``X-MBX-*`` headers. A signed
+route calls ``await call.user()``, which checks, in Binance's order:
+
+1. ``X-MBX-APIKEY``: absent or not this server's key format is -2014, unknown or revoked -2015;
+2. exactly one ``signature`` parameter (query or body), else -1102;
+3. ``timestamp`` (digits) and ``recvWindow`` (digits, at most 60000, else -1131), the window
+   (-1021: older than ``recvWindow`` or 1 s or more ahead of the server);
+4. the HMAC-SHA256 of the raw query string followed by the raw body, without the signature
+   (-1022); then the per-user rate limit the native API applies too (-1003).
+
+The key is the same API key the native API takes (``POST /api/v1/apikeys``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exchange import signing
+from exchange.clock import monotonic, now_ms
+from exchange.web.binance.limits import ORDERS_HEADER, WEIGHT_HEADER
+from exchange.web.binance.params import Params, mandatory
+from exchange.web.binance.symbols import Symbols
+from exchange.web.errors import (
+    BN_KEY,
+    BN_KEY_FORMAT,
+    BN_RECV_WINDOW,
+    BN_SIGNATURE,
+    BN_TIMESTAMP,
+    ApiError,
+    rate_limited,
+)
+from exchange.web.keys import ACCOUNTS, BINANCE_LIMITS, BINANCE_SYMBOLS, USER_LIMITER
+
+KEY_HEADER = "X-MBX-APIKEY"
+_KEY_FORMAT = re.compile(r"ak_[0-9a-f]{32}")
+Handler = Callable[["Call"], Awaitable[Any]]
+
+
+class Call:
+    """One Binance request: its parameters, its answer's headers, and who signed it."""
+
+    __slots__ = ("app", "headers", "params", "request", "_query", "_body")
+
+    def __init__(self, request: web.Request, query: bytes, body: bytes) -> None:
+        self.request, self.app = request, request.app
+        self._query, self._body = query, body
+        self.params = Params(query, body)
+        self.headers: dict[str, str] = {}
+
+    @property
+    def symbols(self) -> Symbols:
+        return self.app[BINANCE_SYMBOLS]
+
+    async def user(self) -> int:
+        """The signing user (see the module docstring), or the Binance error saying why not."""
+        key = self.request.headers.get(KEY_HEADER)
+        if key is None or not _KEY_FORMAT.fullmatch(key):
+            raise ApiError("UNAUTHORIZED", "API-key format invalid.", binance=BN_KEY_FORMAT)
+        found = self.app[ACCOUNTS].api_key(key)
+        if found is None:
+            raise ApiError("UNAUTHORIZED", "unknown or revoked API key", binance=BN_KEY)
+        user_id, secret = found
+        signed = signing.binance_payload(self._query, self._body)
+        if signed is None or not signed.signature:
+            raise mandatory("signature")
+        self._check_window()
+        if not signing.verify_binance(secret, signed.payload, signed.signature):
+            raise ApiError("UNAUTHORIZED", signing.REASON_SIGNATURE_MISMATCH, binance=BN_SIGNATURE)
+        wait = self.app[USER_LIMITER].check(user_id, monotonic())
+        if wait:
+            raise rate_limited(wait)
+        return user_id
+
+    def _check_window(self) -> None:
+        p = self.params
+        if not p.has("timestamp"):
+            raise mandatory("timestamp")
+        timestamp = p.integer("timestamp", None, 0, 2**62)
+        window = p.integer("recvWindow", signing.BINANCE_DEFAULT_RECV_WINDOW, 0, 2**62)
+        assert timestamp is not None and window is not None
+        if window > signing.BINANCE_MAX_RECV_WINDOW:
+            raise ApiError("UNAUTHORIZED", "recvWindow must be at most 60000", binance=BN_RECV_WINDOW)
+        problem = signing.binance_window_reason(timestamp, window, now_ms())
+        if problem is not None:
+            raise ApiError("UNAUTHORIZED", problem, binance=BN_TIMESTAMP)
+
+    def count_order(self, user: int) -> None:
+        """Count a new order against the account's orders per 10 s (-1015 past it)."""
+        used, refused = self.app[BINANCE_LIMITS].take_order(user, monotonic())
+        self.headers[ORDERS_HEADER] = str(used)
+        if refused is not None:
+            raise refused
+
+
+Weight = int | Callable[[Params], int]
+
+
+def endpoint(weight: Weight) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+    """A Binance route of request weight ``weight`` (a number, or one that depends on the
+    parameters, as depth's on its ``limit``); see the module docstring."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            call, problem = await _call(request)
+            units = (
+                1
+                if call is None or problem
+                else weight
+                if isinstance(weight, int)
+                else _weight_of(weight, call.params)
+            )
+            used, refused = request.app[BINANCE_LIMITS].take_weight(request.remote, units, monotonic())
+            headers = {WEIGHT_HEADER: str(used)}
+            try:
+                if refused or problem:
+                    raise refused or problem  # type: ignore[misc]
+                assert call is not None
+                data = await handler(call)
+            except ApiError as exc:
+                return exc.binance_response(headers if call is None else call.headers | headers)
+            return web.Response(
+                body=orjson.dumps(data), content_type="application/json", headers=call.headers | headers
+            )
+
+        route.__name__ = route.__qualname__ = handler.__name__
+        return route
+
+    return wrap
+
+
+def _raw_query(request: web.Request) -> bytes:
+    """The query string exactly as sent (Binance signs it as sent, percent-encoding and all)."""
+    raw = request.raw_path
+    cut = raw.find("?")
+    return raw[cut + 1 :].encode("utf-8", "surrogateescape") if cut >= 0 else b""
+
+
+async def _call(request: web.Request) -> tuple[Call | None, ApiError | None]:
+    """The request's parameters read, or why they cannot be (answered after its weight counts)."""
+    body = await request.read()
+    try:
+        return Call(request, _raw_query(request), body), None
+    except ApiError as exc:
+        return None, exc
+
+
+def _weight_of(weight: Callable[[Params], int], params: Params) -> int:
+    """A parameter-dependent weight; a malformed parameter weighs as 1 (the route refuses it)."""
+    try:
+        return weight(params)
+    except ApiError:
+        return 1
