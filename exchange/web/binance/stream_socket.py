@@ -16,10 +16,8 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
-from exchange.clock import monotonic
-from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web.binance.stream_names import Stream, by_compact, parse, topic
 from exchange.web.binance.streams import encode
 from exchange.web.keys import BINANCE_STREAMS, HUB, VENUE
@@ -27,9 +25,9 @@ from exchange.web.ws.hub import Hub
 from exchange.web.ws.outbox import ws_frame
 from exchange.web.ws.socket import OutboxSocket, prepared
 
-#: Binance allows 1024 streams per connection; its 5 messages/s are kept loose here, as on /ws.
+#: Binance allows 1024 streams per connection; its 5 messages/s are kept loose here, as on /ws
+#: (web/ws/socket.py).
 MAX_STREAMS = 1024
-RATE, BURST, ABUSE = 50.0, 100, 200
 
 
 class StreamError(Exception):
@@ -48,8 +46,6 @@ class StreamConnection(OutboxSocket):
         self.renderer = app[BINANCE_STREAMS]
         self.symbols = by_compact(app[VENUE])
         self.streams: dict[str, Stream] = {}
-        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
-        self.refused = 0
 
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(self, names: list[str], *, lenient: bool = False) -> list[Stream]:
@@ -98,11 +94,8 @@ class StreamConnection(OutboxSocket):
             self.send({"error": {"code": 3, "msg": f"Invalid JSON: {exc}"}, "id": None})
             return
         req_id = req.get("id") if isinstance(req, dict) else None
-        if self.limiter.check(0, monotonic()):
-            self.refused += 1
+        if await self.throttled():
             self.send({"error": {"code": 2, "msg": "Invalid request: too many messages"}, "id": req_id})
-            if self.refused >= ABUSE:
-                await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
             return
         try:
             result, started = self.dispatch(req)

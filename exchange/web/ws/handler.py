@@ -4,8 +4,8 @@ Reads happen only in the handler task; every write (answers, snapshots, stream f
 through the connection's bounded outbox (web/ws/outbox.py), written at once when the socket
 keeps up or else by the connection's writer task, so frames keep their order and the engine
 never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
-``RATE`` requests per second (burst ``BURST``); past them a request gets an error answer, and a
-client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
+``RATE`` requests per second (burst ``BURST``, web/ws/socket.py); past them a request gets an
+error answer, and a client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
 20 s and drops peers that stop answering; shutdown closes every socket with 1001.
 """
 
@@ -22,7 +22,6 @@ from aiohttp import WSCloseCode, web
 
 from exchange import signing
 from exchange.clock import monotonic, now_ms
-from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web import orders
 from exchange.web.auth import session_from_cookie
 from exchange.web.errors import ApiError, invalid, rate_limited
@@ -41,7 +40,6 @@ from exchange.web.ws.socket import OutboxSocket, prepared
 from exchange.web.ws.streams import PRIVATE, parse_stream
 
 MAX_STREAMS = 100
-RATE, BURST, ABUSE = 50.0, 100, 200
 
 
 class WsRequest(msgspec.Struct):
@@ -64,8 +62,6 @@ class Connection(OutboxSocket):
         super().__init__(app, ws, transport)
         self.user_id = user_id
         self.streams: dict[str, str] = {}  # stream name -> hub topic
-        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
-        self.refused = 0
 
     # -- reading ---------------------------------------------------------------------------
     async def on_text(self, text: str) -> None:
@@ -74,12 +70,9 @@ class Connection(OutboxSocket):
         except msgspec.DecodeError as exc:
             self._error(None, invalid(f"bad message: {exc}"))
             return
-        wait = self.limiter.check(0, monotonic())
+        wait = await self.throttled()
         if wait:
-            self.refused += 1
             self._error(req.id, rate_limited(wait, "too many messages; slow down"))
-            if self.refused >= ABUSE:
-                await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
             return
         try:
             result = await self._dispatch(req)

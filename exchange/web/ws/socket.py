@@ -14,8 +14,14 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from exchange.clock import monotonic
+from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web.keys import HUB, SETTINGS, WS_CONNS
 from exchange.web.ws.outbox import Outbox, ws_frame
+
+#: Requests per second per connection (burst ``BURST``); past them a request gets an error
+#: answer, and a client that keeps pushing (``ABUSE`` refusals) is closed with 1008.
+RATE, BURST, ABUSE = 50.0, 100, 200
 
 
 class OutboxSocket:
@@ -31,6 +37,18 @@ class OutboxSocket:
         self.outbox = Outbox(
             settings.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
         )
+        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
+        self.refused = 0
+
+    async def throttled(self) -> float:
+        """Seconds to wait if this request is over the connection's rate (0: go ahead); the
+        ``ABUSE``-th refusal closes the connection (1008)."""
+        wait = self.limiter.check(0, monotonic())
+        if wait:
+            self.refused += 1
+            if self.refused >= ABUSE:
+                await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
+        return wait
 
     def send(self, data: Any) -> None:
         self.outbox.offer(ws_frame(orjson.dumps(data)))
