@@ -50,6 +50,6 @@ async def trader(base_url: str, fund: dict[str, str] | None = None) -> Client:
     await client.signup(f"bn{next(_names)}", PASSWORD)
     created = await client.create_api_key()
     client.use_key(created["apiKey"], created["secret"])
-    for asset, amount in (fund or {"USDC": "1000000", "SOL": "10000"}).items():
+    for asset, amount in (fund or {"USDC": "1000000", "SOL": "5000"}).items():
         await client.onramp(asset, amount)
     return client
