@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ import aiohttp
 import orjson
 
 from bench.floor import command as floor_command
-from bench.lean_http import Connection, Signer, plain_request, wait_ready
+from bench.lean_http import BinanceSigner, Connection, Signer, plain_request, wait_ready
 from exchange.client import Client, ExchangeError
 from exchange.devtools.cluster import serve_command
 from exchange.devtools.redis_server import free_port as _free_port
@@ -46,6 +46,15 @@ PLACE_BODY = (
     b'{"symbol":"SOL_USDC","side":"buy","type":"limit","price":"10.00","quantity":"1.00","timeInForce":"GTC"}'
 )
 PASSWORD = "bench-password-123"
+#: ``--api binance``: the same order through the Binance face (docs/BINANCE.md), form body,
+#: Binance signing, ccxt's answer type; its cancel by orderId in the signed query string.
+BINANCE_PATH = "/api/v3/order"
+BINANCE_PLACE = (
+    "symbol=SOLUSDC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1.00&price=10.00&newOrderRespType=FULL"
+)
+#: The Binance face's limits are per address and per account: lifted so the server, not its
+#: limiter, is what is measured (as the native limit is, by users per client).
+BINANCE_SERVER_ARGS = ("--binance-weight-per-min", "1000000000", "--binance-orders-per-10s", "1000000000")
 #: Private routes allow 200 requests/s per user (burst 400): with 4 users per client, 32 clients
 #: may reach ~25,600 req/s before the limit (and not the server) would cap them.
 USERS_PER_CLIENT = 4
@@ -54,6 +63,7 @@ RESULTS = ROOT / "bench" / "results"
 
 Result = dict[str, Any]
 Span = tuple[int, int]  # (start, end) of one round trip, perf_counter_ns
+AnySigner = Signer | BinanceSigner
 
 
 class Samples(NamedTuple):
@@ -162,12 +172,25 @@ async def _call(conn: Connection, raw: bytes) -> tuple[int, int, bytes]:
     return t0, t1, body
 
 
-async def _pair(conn: Connection, signer: Signer, places: list[Span], cancels: list[Span]) -> None:
+async def _pair(conn: Connection, signer: AnySigner, places: list[Span], cancels: list[Span]) -> None:
     """Place a resting buy, then cancel it by orderId: two timed round trips."""
+    if isinstance(signer, BinanceSigner):
+        await _binance_pair(conn, signer, places, cancels)
+        return
     t0, t1, body = await _call(conn, signer.request("POST", ORDER_PATH, PLACE_BODY))
     oid = orjson.loads(body)["orderId"]
     cancel = b'{"symbol":"SOL_USDC","orderId":"' + oid.encode() + b'"}'
     t2, t3, _ = await _call(conn, signer.request("DELETE", ORDER_PATH, cancel))
+    places.append((t0, t1))
+    cancels.append((t2, t3))
+
+
+async def _binance_pair(
+    conn: Connection, signer: BinanceSigner, places: list[Span], cancels: list[Span]
+) -> None:
+    t0, t1, body = await _call(conn, signer.request("POST", BINANCE_PATH, BINANCE_PLACE))
+    oid = orjson.loads(body)["orderId"]
+    t2, t3, _ = await _call(conn, signer.request("DELETE", BINANCE_PATH, f"symbol=SOLUSDC&orderId={oid}"))
     places.append((t0, t1))
     cancels.append((t2, t3))
 
@@ -184,25 +207,36 @@ def _lat(spans: Iterable[Span]) -> list[int]:
 
 async def one_client(port: int, floor_port: int, signers: list[Signer], pairs: int, warmup: int) -> Samples:
     """Sequential: ``pairs`` place+cancel pairs on ours (users in turn), as many requests on the floor."""
-    spans: list[list[Span]] = [[], [], []]  # places, cancels, floor calls
-    conn = await Connection.open(HOST, port)
-    for i in range(warmup + pairs):
-        await _pair(conn, signers[i % len(signers)], spans[0], spans[1])
-    await conn.close()
+    place, cancel = await sequential(port, signers, pairs, warmup)
+    spans: list[Span] = []
     conn = await Connection.open(HOST, floor_port)
     for _ in range(warmup + pairs):
-        await _floor_call(conn, signers[0], spans[2])
+        await _floor_call(conn, signers[0], spans)
     await conn.close()
-    place, cancel, floor = (_lat(s[warmup:]) for s in spans)
-    return Samples(place, cancel, floor, 0.0, 0.0)
+    return Samples(place, cancel, _lat(spans[warmup:]), 0.0, 0.0)
 
 
-async def _worker(port: int, signers: list[Signer], stop_at: int, floor: bool, out: list[list[Span]]) -> None:
+async def sequential(
+    port: int, signers: Sequence[AnySigner], pairs: int, warmup: int
+) -> tuple[list[int], list[int]]:
+    """``pairs`` timed place+cancel pairs on one connection, users in turn: sorted latencies."""
+    places: list[Span] = []
+    cancels: list[Span] = []
+    conn = await Connection.open(HOST, port)
+    for i in range(warmup + pairs):
+        await _pair(conn, signers[i % len(signers)], places, cancels)
+    await conn.close()
+    return _lat(places[warmup:]), _lat(cancels[warmup:])
+
+
+async def _worker(
+    port: int, signers: Sequence[AnySigner], stop_at: int, floor: bool, out: list[list[Span]]
+) -> None:
     """One client on its own connection until ``stop_at``; ``out`` = [places, cancels] or [floor calls]."""
     conn, i = await Connection.open(HOST, port), 0
     while time.perf_counter_ns() < stop_at:
         if floor:
-            await _floor_call(conn, signers[0], out[0])
+            await _floor_call(conn, signers[0], out[0])  # type: ignore[arg-type]
         else:
             await _pair(conn, signers[i % len(signers)], out[0], out[1])
         i += 1
@@ -210,7 +244,12 @@ async def _worker(port: int, signers: list[Signer], stop_at: int, floor: bool, o
 
 
 async def concurrent(
-    port: int, pid: int, groups: list[list[Signer]], warmup_s: float, duration_s: float, floor: bool
+    port: int,
+    pid: int,
+    groups: Sequence[Sequence[AnySigner]],
+    warmup_s: float,
+    duration_s: float,
+    floor: bool,
 ) -> Result:
     """Every group is one client; round trips that end inside the timed window are counted."""
     t0 = time.perf_counter_ns() + int(warmup_s * 1e9)
@@ -330,13 +369,43 @@ async def _measure(args: argparse.Namespace, ex: Server, fl: Server, uv: bool) -
     finally:
         gc.enable()
     samples = seq._replace(req_per_s=ours["req_per_s"], floor_req_per_s=flo["req_per_s"])
-    return _report(args, seq, ours, flo, uv), samples
+    report = _report(args, seq, ours, flo, uv)
+    if args.api == "binance":
+        report["binance"] = await _binance(args, ex, creds, report)
+    return report, samples
+
+
+async def _binance(
+    args: argparse.Namespace, ex: Server, creds: list[tuple[str, str]], native: Result
+) -> Result:
+    """The same two runs through /api/v3, compared with the native route's of this run."""
+    signers: list[AnySigner] = [BinanceSigner(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
+    gc.collect()
+    gc.disable()
+    try:
+        place, cancel = await sequential(ex.port, signers[: args.seq_users], args.pairs, args.warmup)
+        _log(f"binance, 1 client: {args.pairs} pairs (after {args.warmup} warm-up)")
+        k, n = args.users_per_client, args.clients
+        groups = [signers[i * k : (i + 1) * k] for i in range(n)]
+        conc = await concurrent(ex.port, ex.pid, groups, args.warmup_s, args.duration, floor=False)
+        _log(f"binance, {n} clients: {conc['req_per_s']:.0f} req/s (server cpu {conc['server_cpu']})")
+    finally:
+        gc.enable()
+    one, ours = native["one_client"], native["concurrent"]
+    return {
+        "one_client": {"place": _pct(place), "cancel": _pct(cancel)},
+        "concurrent": conc,
+        "place_p50_vs_native": round(_at(place, 0.5) / one["place"]["p50_ms"], 3),
+        "cancel_p50_vs_native": round(_at(cancel, 0.5) / one["cancel"]["p50_ms"], 3),
+        "cpu_us_per_req_vs_native": round(conc["cpu_us_per_req"] / max(ours["cpu_us_per_req"], 0.1), 3),
+    }
 
 
 async def run_once(args: argparse.Namespace) -> tuple[Result, Samples]:
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
-        cmd = serve_command(port, logs / "data", "--no-bot", *args.server_args.split())
+        extra = BINANCE_SERVER_ARGS if args.api == "binance" else ()
+        cmd = serve_command(port, logs / "data", "--no-bot", *extra, *args.server_args.split())
         server, floor = _spawn(cmd, logs / "server.log"), None
         try:
             await _ready(port, server, plain_request("GET", "/healthz", HOST), logs / "server.log")
@@ -356,6 +425,8 @@ async def run_once(args: argparse.Namespace) -> tuple[Result, Samples]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.rest", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--api", choices=["native", "binance"], default="native",
+                   help="binance: also run both benches through /api/v3 and compare with native")  # fmt: skip
     p.add_argument("--repeat", type=int, default=1, help="whole runs; the report gives medians")
     p.add_argument("--pairs", type=int, default=2000, help="timed place+cancel pairs, 1 client")
     p.add_argument("--warmup", type=int, default=200, help="untimed pairs first, 1 client")
@@ -374,6 +445,8 @@ def _summary(r: Result) -> str:
     one, conc = r["one_client"], r["concurrent"]
     lines = [f"1 client {k}: {one[k]}" for k in ("place", "cancel", "floor")]
     lines += [f"place p50 / floor p50: {one['place_p50_vs_floor']}", f"concurrent: {conc}"]
+    if "binance" in r:
+        lines.append(f"binance: {r['binance']}")
     return "\n".join([*lines, f"targets: {r['targets']}"])
 
 

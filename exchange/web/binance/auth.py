@@ -31,18 +31,21 @@ from exchange.web.binance.limits import ORDERS_HEADER, WEIGHT_HEADER
 from exchange.web.binance.params import Params, mandatory
 from exchange.web.binance.symbols import Symbols
 from exchange.web.errors import (
+    BN_ILLEGAL_CHARS,
     BN_KEY,
     BN_KEY_FORMAT,
     BN_RECV_WINDOW,
     BN_SIGNATURE,
     BN_TIMESTAMP,
     ApiError,
+    invalid,
     rate_limited,
 )
 from exchange.web.keys import ACCOUNTS, BINANCE_LIMITS, BINANCE_SYMBOLS, USER_LIMITER
 
 KEY_HEADER = "X-MBX-APIKEY"
 _KEY_FORMAT = re.compile(r"ak_[0-9a-f]{32}")
+_RECV_WINDOW = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,3})?")
 Handler = Callable[["Call"], Awaitable[Any]]
 
 
@@ -86,8 +89,8 @@ class Call:
         if not p.has("timestamp"):
             raise mandatory("timestamp")
         timestamp = p.integer("timestamp", None, 0, 2**62)
-        window = p.integer("recvWindow", signing.BINANCE_DEFAULT_RECV_WINDOW, 0, 2**62)
-        assert timestamp is not None and window is not None
+        window = _recv_window(p)
+        assert timestamp is not None
         if window > signing.BINANCE_MAX_RECV_WINDOW:
             raise ApiError("UNAUTHORIZED", "recvWindow must be at most 60000", binance=BN_RECV_WINDOW)
         problem = signing.binance_window_reason(timestamp, window, now_ms())
@@ -103,6 +106,19 @@ class Call:
 
 
 Weight = int | Callable[[Params], int]
+
+
+def _recv_window(p: Params) -> int:
+    """``recvWindow`` in whole ms: Binance takes up to three decimals (microseconds), which
+    only ever narrow the window here (the fraction is dropped)."""
+    text = p.get("recvWindow")
+    if text is None:
+        return signing.BINANCE_DEFAULT_RECV_WINDOW
+    if not text.isascii() or not _RECV_WINDOW.fullmatch(text):
+        legal = _RECV_WINDOW.pattern
+        raise invalid(f"Illegal characters found in parameter 'recvWindow'; legal range is '{legal}'.",
+                      BN_ILLEGAL_CHARS)  # fmt: skip
+    return int(text.partition(".")[0])
 
 
 def endpoint(weight: Weight) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
