@@ -177,3 +177,13 @@ async def test_malformed_frames_get_error_answers(api: WsApi) -> None:
     await api.ws.send_str("{not json")
     answer = orjson.loads(await api.ws.receive_str(timeout=5))
     assert answer["id"] is None and answer["status"] == 400 and answer["error"]["code"] < 0
+
+
+async def test_market_data_methods_answer_as_rest(api: WsApi, base_url: str) -> None:
+    depth = _ok(await api.call("depth", {"symbol": "SOLUSDC", "limit": 5}))
+    assert set(depth) >= {"lastUpdateId", "bids", "asks"}
+    tickers = _ok(await api.call("ticker.price", {"symbols": ["SOLUSDC", "ETHUSDC"]}))
+    assert [t["symbol"] for t in tickers] == ["SOLUSDC", "ETHUSDC"]
+    assert isinstance(_ok(await api.call("klines", {"symbol": "SOLUSDC", "interval": "1m"})), list)
+    info = _ok(await api.call("exchangeInfo", {"symbol": "SOLUSDC"}))
+    assert [s["symbol"] for s in info["symbols"]] == ["SOLUSDC"]

@@ -22,7 +22,6 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.clock import now_ms
 from exchange.web.binance import ws_api_methods
 from exchange.web.binance.user_stream import user_topic
 from exchange.web.binance.ws_api_call import WsCall
@@ -122,17 +121,7 @@ class WsApiConnection(OutboxSocket):
                 self._drop(subscription_id)
 
 
-async def _ping(conn: WsApiConnection, call: WsCall) -> Any:
-    return {}
-
-
-async def _time(conn: WsApiConnection, call: WsCall) -> Any:
-    return {"serverTime": now_ms()}
-
-
 SESSION: dict[str, Callable[[WsApiConnection, WsCall], Awaitable[Any]]] = {
-    "ping": _ping,
-    "time": _time,
     "userDataStream.subscribe.signature": WsApiConnection.subscribe,
     "userDataStream.unsubscribe": WsApiConnection.unsubscribe,
     "session.subscriptions": WsApiConnection.list_subscriptions,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from aiohttp import web
 
 from exchange import signing
@@ -38,7 +39,9 @@ def _text(name: str, value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | Decimal):
         return str(value)
-    raise invalid(f"Parameter '{name[:40]}' must be a string, a number or a boolean.")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return orjson.dumps(value).decode()  # ``symbols``: REST takes the same JSON array as text
+    raise invalid(f"Parameter '{name[:40]}' must be a string, a number, a boolean or a list of strings.")
 
 
 class WsCall(Call):
