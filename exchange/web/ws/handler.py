@@ -12,7 +12,6 @@ error answer, and a client that keeps pushing (``ABUSE`` refusals) is closed wit
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +28,6 @@ from exchange.web.keys import (
     ACCOUNTS,
     FEED,
     HUB,
-    SETTINGS,
     USER_LIMITER,
     USER_STREAM_READY,
     VENUE,
@@ -191,12 +189,6 @@ def _stream_list(raw: msgspec.Raw) -> list[str]:
     return names
 
 
-def _cap_send_buffer(request: web.Request, size: int) -> None:
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if size and sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-
-
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or urlsplit(origin).netloc == request.host
@@ -207,7 +199,6 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         raise ApiError("FORBIDDEN", "cross-origin WebSocket connections are refused")
     session = session_from_cookie(request)
     ws, transport = await prepared(request)
-    _cap_send_buffer(request, request.app[SETTINGS].ws_sndbuf)
     await Connection(request.app, ws, transport, session.user_id if session else None).serve()
     return ws
 

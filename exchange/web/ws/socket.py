@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 import orjson
@@ -90,10 +91,15 @@ class OutboxSocket:
 
 
 async def prepared(request: web.Request) -> tuple[web.WebSocketResponse, asyncio.Transport]:
-    """The handshake, with the settings every socket of the app uses; 20 s pings."""
+    """The handshake, with the settings every socket of the app uses: 20 s pings, 64 KiB frames
+    in, the writer limit and the kernel send buffer cap."""
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024,
                                writer_limit=settings.ws_writer_limit)  # fmt: skip
     await ws.prepare(request)
-    assert request.transport is not None
-    return ws, request.transport
+    transport = request.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    if settings.ws_sndbuf and sock is not None:  # a cap bounds memory per connection (config.py)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.ws_sndbuf)
+    return ws, transport
