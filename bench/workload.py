@@ -244,7 +244,7 @@ def to_command(op: Op, seq: int) -> AnyCommand:
         return PlaceOrder(
             user_id=op.user, seq=seq, ts=ts, symbol=op.symbol, side=side,
             type=OrderType.MARKET if op.price is None else OrderType.LIMIT, price=op.price,
-            quantity=op.qty, time_in_force=TimeInForce.IOC if op.ioc else TimeInForce.GTC,
+            quantity=op.qty, time_in_force=TimeInForce.IOC if op.ioc and op.price is not None else None,
             stp=SelfTradePrevention.NONE,
         )  # fmt: skip
     if isinstance(op, Cancel):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import msgspec
 
 from exchange.config import Venue
-from exchange.domain.commands import AnyCommand, Onramp, OrderType, PlaceOrder, Side, TimeInForce
+from exchange.domain.commands import AnyCommand, Onramp, OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
 from exchange.domain.events import OrderRejected, TradeExecuted
 from exchange.domain.markets import Market
@@ -37,7 +37,6 @@ def _orders(venue: Venue, rng: random.Random, users: int, count: int) -> Iterato
             user_id=rng.randint(1, users), symbol=m.symbol, side=side,
             type=OrderType.MARKET if taker else OrderType.LIMIT,
             price=None if taker else price, quantity=qty,
-            time_in_force=TimeInForce.GTC,
         )  # fmt: skip
 
 

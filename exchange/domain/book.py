@@ -178,9 +178,11 @@ class OrderBook:
         return self.asks[ask] if ask is not None else None
 
     def levels(self, side: Side) -> Iterator[Level]:
-        """Levels of ``side``'s ladder, best first, lazily."""
+        """Levels of ``side``'s ladder, best first, lazily. Keys, each looked up: they iterate
+        natively, where the ladder's values view steps a Python generator per level (the
+        matcher walks this on every taker that goes past the best level)."""
         ladder = self.bids if side is BUY else self.asks
-        return iter(ladder.values())
+        return map(ladder.__getitem__, ladder)
 
     def depth(self, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``limit`` aggregated levels per side, best first, as (price, total)."""

@@ -45,6 +45,13 @@ EXPIRE_TAKER, EXPIRE_MAKER = SelfTradePrevention.EXPIRE_TAKER, SelfTradePreventi
 EXPIRE_BOTH, STP_NONE = SelfTradePrevention.EXPIRE_BOTH, SelfTradePrevention.NONE
 
 
+#: A clientOrderId is 1 to CLIENT_ORDER_ID_MAX of these characters: the one definition, from
+#: which both the engine's rule (rules.check_client_order_id) and the web's body schema are built.
+CLIENT_ORDER_ID_CHARS = "[A-Za-z0-9_-]"
+CLIENT_ORDER_ID_MAX = 36
+CLIENT_ORDER_ID_PATTERN = f"^{CLIENT_ORDER_ID_CHARS}{{1,{CLIENT_ORDER_ID_MAX}}}\\Z"
+
+
 class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     user_id: int
     seq: int = 0
@@ -54,17 +61,39 @@ class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     request_id: str | None = None
 
 
-class PlaceOrder(Command, frozen=True, tag="place", kw_only=True):
+class _NewOrder(Command, frozen=True, kw_only=True):
+    """The fields of a new order but its timeInForce, whose meaning changed (``PlaceOrderV1``)."""
+
     symbol: str
     side: Side
     type: OrderType
     price: int | None = None
     quantity: int | None = None
     quote_quantity: int | None = None
-    time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     client_order_id: str | None = None
     stp: SelfTradePrevention = SelfTradePrevention.EXPIRE_TAKER
+
+
+class PlaceOrder(_NewOrder, frozen=True, tag="place_v2", kw_only=True):
+    #: None: GTC for a limit order. A market order must leave it None: it is IOC by nature,
+    #: and the engine refuses one that names a timeInForce.
+    time_in_force: TimeInForce | None = None
+
+
+class PlaceOrderV1(_NewOrder, frozen=True, tag="place", kw_only=True):
+    """A new order as journals and buses held it before ``place_v2``: ``time_in_force`` was GTC
+    unless given, and meant nothing on a market order (the engine made every market order IOC).
+    Only ever decoded, never built: the engine applies its ``upcast()``, so an old journal
+    replays to the same events and state. A new tag, not a new field, tells the two apart,
+    since an old record's "GTC" on a market order reads the same as a new command naming one.
+    """
+
+    time_in_force: TimeInForce = TimeInForce.GTC
+
+    def upcast(self) -> PlaceOrder:
+        tif = None if self.type is OrderType.MARKET else self.time_in_force
+        return PlaceOrder(**(msgspec.structs.asdict(self) | {"time_in_force": tif}))
 
 
 class CancelOrder(Command, frozen=True, tag="cancel", kw_only=True):
@@ -95,4 +124,4 @@ class Onramp(Command, frozen=True, tag="onramp", kw_only=True):
     limit: int | None = None
 
 
-AnyCommand = PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp
+AnyCommand = PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp | PlaceOrderV1

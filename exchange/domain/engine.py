@@ -1,10 +1,14 @@
 """The engine: ``handle(command) -> list[Event]``, pure, synchronous and deterministic.
 
-Each command is validated in full before anything changes (risk.py), so a rejection is one
+Each command is validated in full before anything changes (rules.py), so a rejection is one
 ``OrderRejected`` event and no change at all. An accepted order then goes: hold -> match ->
 settle each fill -> rest or expire and release what it no longer needs. Time and ids are
 inputs: ``ts`` and ``seq`` come stamped on the command, order and trade ids are counters in
 the state, so replaying the same commands gives the same events and the same state.
+
+Answers: a rejected command gets one ``OrderRejected``; an accepted PlaceOrder, CancelOrder or
+AmendOrder gets first the event of its own order (``OrderAccepted``, ``OrderCanceled``,
+``OrderAmended``), which ``events.subject`` reads, then what followed from it.
 
 Modify semantics (AmendOrder): ``quantity`` is the new total and must stay above what has
 executed. Same price and a smaller or equal quantity keeps the queue place; a new price or a
@@ -15,18 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from exchange.domain import risk
+from exchange.domain import rules
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
     BUY,
-    EXPIRE_MAKER,
-    EXPIRE_TAKER,
     FOK,
     GTC,
     IOC,
     MARKET,
     SELL,
-    STP_NONE,
     AmendOrder,
     AnyCommand,
     CancelAll,
@@ -34,6 +35,7 @@ from exchange.domain.commands import (
     Command,
     Onramp,
     PlaceOrder,
+    PlaceOrderV1,
 )
 from exchange.domain.events import (
     CANCELED,
@@ -54,10 +56,9 @@ from exchange.domain.events import (
     Role,
     TradeExecuted,
 )
-from exchange.domain.ledger import FEE_ACCOUNT
-from exchange.domain.markets import MAX_AMOUNT, Asset, Market
-from exchange.domain.reasons import Reason
-from exchange.domain.risk import Rejection
+from exchange.domain.markets import Asset, Market
+from exchange.domain.matching import Walk, walk
+from exchange.domain.rules import Rejection
 from exchange.domain.state import EngineState
 
 _MAKER, _TAKER = Role.MAKER, Role.TAKER
@@ -74,129 +75,113 @@ class Engine(EngineState):
         seq = cmd.seq
         self._seq, self._ts, self.last_seq = seq, cmd.ts, seq
         out: list[Event] = []
-        rejected: Rejection | None
         rid = cmd.request_id
-        earlier = self._seen(rid, seq) if rid is not None else None
-        if earlier is not None:  # a redelivered or resubmitted command: already applied
-            rejected = Rejection(Reason.DUPLICATE_REQUEST, f"request {rid} already applied (seq {earlier})")
-        elif cmd.user_id <= FEE_ACCOUNT:
-            rejected = Rejection(Reason.INVALID_REQUEST, "unknown user")
-        elif isinstance(cmd, PlaceOrder):  # by frequency; direct calls (compiled: native calls)
-            rejected = self._place(cmd, out)
-        elif isinstance(cmd, CancelOrder):
-            rejected = self._cancel(cmd, out)
-        elif isinstance(cmd, AmendOrder):
-            rejected = self._amend(cmd, out)
-        elif isinstance(cmd, CancelAll):
-            rejected = self._cancel_all(cmd, out)
-        elif isinstance(cmd, Onramp):
-            rejected = self._onramp(cmd, out)
-        else:
-            rejected = Rejection(Reason.INVALID_REQUEST, f"unknown command {type(cmd).__name__}")
+        rejected = rules.check_request(rid, self._seen(rid, seq)) if rid is not None else None
+        rejected = rejected or rules.check_user(cmd.user_id) or self._dispatch(cmd, out)
         if rejected is not None:
             return [self._rejected(cmd, rejected)]
         self._emit_changes(out)
         return out
 
+    def _dispatch(self, cmd: AnyCommand, out: list[Event]) -> Rejection | None:
+        if isinstance(cmd, PlaceOrder):  # by frequency; direct calls (compiled: native calls)
+            return self._place(cmd, out)
+        if isinstance(cmd, CancelOrder):
+            return self._cancel(cmd, out)
+        if isinstance(cmd, AmendOrder):
+            return self._amend(cmd, out)
+        if isinstance(cmd, CancelAll):
+            return self._cancel_all(cmd, out)
+        if isinstance(cmd, Onramp):
+            return self._onramp(cmd, out)
+        if isinstance(cmd, PlaceOrderV1):  # from a journal or a gateway older than place_v2
+            return self._place(cmd.upcast(), out)
+        return rules.unknown_command(cmd)
+
     # -- place -----------------------------------------------------------------------------
     def _place(self, cmd: PlaceOrder, out: list[Event]) -> Rejection | None:
-        m = self.markets.get(cmd.symbol)
-        if m is None:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        # The command's fields are read once, into the order; every check reads the order.
-        order = self._new_order(cmd, m)
-        bad = risk.check_place(order, m)
+        m = rules.find_market(self.markets, cmd.symbol)
+        if isinstance(m, Rejection):
+            return m
+        # The order holds the timeInForce resolved, so whether the command named one is read here.
+        bad = rules.check_time_in_force(cmd)
         if bad:
             return bad
-        if order.coid is not None and (order.user, order.coid) in self.coids:
-            return Rejection(Reason.DUPLICATE_CLIENT_ORDER_ID, "clientOrderId is already in use")
+        # The command's fields are read once, into the order; every check reads the order.
+        order = self._new_order(cmd, m)
+        bad = rules.check_place(order, m) or rules.check_client_order_id_free(self.coids, order)
+        if bad:
+            return bad
         book = self.books[order.symbol]
-        asset, hold = self._place_hold(order, m, book)
+        # A market order or a FOK walks the book before anything changes (its hold or its
+        # verdict needs the walk) and then takes exactly those steps; others walk in _take.
+        w = walk(m, book, order, order.quote_qty) if order.price is None or order.tif is FOK else None
+        asset, hold = rules.place_hold(order, m, w)
         funds = self.ledger.find(order.user, asset)
-        if hold > (funds.available if funds is not None else 0):
-            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if order.post_only and book.crosses(order.side, order.price or 0):
-            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        available = funds.available if funds is not None else 0
+        bad = rules.check_funds(asset, hold, available) or rules.check_post_only(order, book, order.price)
+        if bad:
+            return bad
         self._open(order)
         out.append(OrderAccepted(self._seq, self._ts, order.state()))
-        if order.tif is FOK and not risk.fok_fillable(book, order):
+        if order.tif is FOK and w is not None and not w.done:
             self._end(order, EXPIRED, out, why="FOK")
             return None
         self.ledger.hold_on(funds or self.ledger.balance(order.user, asset), hold)
-        self._take(order, m, book, out, hold if order.price is None and order.side is BUY else None)
+        self._take(order, m, book, out, w, hold if order.price is None and order.side is BUY else None)
         return None
 
     def _new_order(self, cmd: PlaceOrder, m: Market) -> Order:
-        order_type, quote_qty = cmd.type, cmd.quote_quantity
+        order_type, quote_qty, tif = cmd.type, cmd.quote_quantity, cmd.time_in_force
         order = Order(
             self.next_order_id, cmd.user_id, cmd.symbol, cmd.side, order_type,
-            IOC if order_type is MARKET else cmd.time_in_force, cmd.price, cmd.quantity,
+            IOC if order_type is MARKET else (GTC if tif is None else tif), cmd.price, cmd.quantity,
             quote_qty, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts,
         )  # fmt: skip
         if quote_qty is not None:
             order.remaining = m.qty.max_steps  # bounded by its budget instead
         return order
 
-    @staticmethod
-    def _place_hold(order: Order, m: Market, book: OrderBook) -> tuple[str, int]:
-        if order.side is SELL:
-            return m.base.name, m.base_amount(order.remaining)
-        if order.price is not None:
-            return m.quote.name, m.notional(order.price, order.remaining)
-        if order.quote_qty is not None:
-            return m.quote.name, order.quote_qty
-        return m.quote.name, risk.market_buy_cost(m, book, order)
-
-    def _take(self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None) -> None:
-        """Match taker ``t``, then rest its remainder (GTC limit) or expire it."""
-        price = t.price
-        if price is not None and t.tif is GTC and not book.crosses(t.side, price):
-            book.add(t)  # the common case, a passive limit order: nothing to match
-            return
-        stop, budget = self._match(t, m, book, out, budget)
-        if budget is not None:  # a market buy: whatever of its budget is left goes back
-            self.ledger.release(t.user, m.quote.name, budget)
+    def _take(
+        self, t: Order, m: Market, book: OrderBook, out: list[Event], w: Walk | None, budget: int | None
+    ) -> None:
+        """Match taker ``t`` along walk ``w`` (walked here if None), then rest its remainder (GTC
+        limit) or expire it. ``budget``: what a market buy holds; what it did not spend goes back."""
+        if w is None:
+            price = t.price
+            if price is not None and t.tif is GTC and not book.crosses(t.side, price):
+                book.add(t)  # the common case, a passive limit order: nothing to match
+                return
+            w = walk(m, book, t, None)
+        self._apply(t, w, m, book, out)
+        if budget is not None:
+            self.ledger.release(t.user, m.quote.name, budget - w.spent)
         if t.remaining == 0:
             self._forget(t, t.state())
-        elif stop != "stp" and t.tif is GTC and t.price is not None:
+        elif not w.stp and t.tif is GTC and t.price is not None:
             book.add(t)
         else:
             if budget is None:
                 self.ledger.release(t.user, *self._resting_hold(t, m))
-            why = "STP" if stop == "stp" else ("MARKET" if t.price is None else t.tif.value)
+            why = "STP" if w.stp else ("MARKET" if t.price is None else t.tif.value)
             self._end(t, EXPIRED, out, why=why)
 
-    def _match(
-        self, t: Order, m: Market, book: OrderBook, out: list[Event], budget: int | None
-    ) -> tuple[str, int | None]:
-        buy = t.side is BUY
-        opposite = SELL if buy else BUY
-        limit = t.price
-        while t.remaining > 0:
-            level = book.best_level(opposite)
-            if level is None:
-                return "empty", budget
-            price = level.price
-            if limit is not None and (price > limit if buy else price < limit):
-                return "price", budget
-            maker = level.front()
-            if maker.user == t.user and t.stp is not STP_NONE:
-                if t.stp is not EXPIRE_TAKER:
-                    self._expire_resting(maker, m, book, out)
-                if t.stp is not EXPIRE_MAKER:
-                    return "stp", budget
+    def _apply(self, t: Order, w: Walk, m: Market, book: OrderBook, out: list[Event]) -> None:
+        """Take the walk's steps in order: a fill, or an expiry by self-trade prevention."""
+        makers, qtys = w.makers, w.qtys
+        last = len(makers) - 1
+        for i in range(len(makers)):
+            maker, qty = makers[i], qtys[i]
+            if qty == 0:
+                self._expire_resting(maker, m, book, out)
                 continue
-            qty = t.remaining if t.remaining < maker.remaining else maker.remaining
-            if budget is not None:
-                step_cost = m.notional(price, 1)
-                qty = min(qty, budget // step_cost)
-                if qty == 0:
-                    return "budget", budget
-                budget -= step_cost * qty
-                if t.quote_qty is not None and budget < step_cost:
-                    t.remaining = qty  # what is left cannot buy one more step: this fill ends it
+            if i == last and w.done:
+                t.remaining = qty  # this fill ends the taker, a market buy's budget included
+            level = maker.level
+            assert level is not None
+            front = level.front()  # also drops the cancelled orders queued before it
+            assert front is maker
             self._trade(t, maker, level, qty, m, book, out)
-        return "filled", budget
 
     def _trade(
         self, t: Order, maker: Order, level: Level, qty: int, m: Market, book: OrderBook, out: list[Event]
@@ -244,54 +229,33 @@ class Engine(EngineState):
             self._forget(maker, maker_state)
 
     # -- cancel / amend --------------------------------------------------------------------
-    def _find(self, user: int, symbol: str, order_id: int | None, coid: str | None) -> Order | Rejection:
-        if symbol not in self.markets:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
-        if (order_id is None) == (coid is None):
-            return Rejection(Reason.INVALID_REQUEST, "give exactly one of orderId and clientOrderId")
-        if coid is not None:
-            order_id = self.coids.get((user, coid))
-        order = self.orders.get(order_id) if order_id is not None else None
-        # Another user's order and a closed one look the same: never reveal either.
-        if order is None or order.user != user or order.symbol != symbol:
-            return Rejection(Reason.ORDER_NOT_FOUND, "no such open order")
-        return order
-
     def _cancel(self, cmd: CancelOrder, out: list[Event]) -> Rejection | None:
-        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        found = rules.find_order(self.markets, self.orders, self.coids, cmd)
         if isinstance(found, Rejection):
             return found
         self._cancel_resting(found, out)
         return None
 
     def _cancel_all(self, cmd: CancelAll, out: list[Event]) -> Rejection | None:
-        if cmd.symbol is not None and cmd.symbol not in self.markets:
-            return Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        bad = rules.check_symbol(self.markets, cmd.symbol)
+        if bad:
+            return bad
         mine = self.user_orders.get(cmd.user_id, {})
         for order in [o for o in mine.values() if cmd.symbol in (None, o.symbol)]:
             self._cancel_resting(order, out)
         return None
 
     def _amend(self, cmd: AmendOrder, out: list[Event]) -> Rejection | None:
-        found = self._find(cmd.user_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
-        if isinstance(found, Rejection):
-            return found
-        o, m = found, self.markets[cmd.symbol]
-        assert o.price is not None and o.qty is not None
-        if cmd.quantity is None and cmd.price is None:
-            return Rejection(Reason.INVALID_REQUEST, "give a new quantity, a new price or both")
-        price = o.price if cmd.price is None else cmd.price
-        qty = o.qty if cmd.quantity is None else cmd.quantity
-        bad = (
-            risk.check_price(m, price)
-            or risk.check_quantity(m, qty)
-            or risk.check_notional(m, m.notional(price, qty))
-        )
-        if bad:
-            return bad
-        if qty <= o.executed:
-            return Rejection(Reason.INVALID_QUANTITY, "new quantity must be above the executed quantity")
+        o = rules.find_order(self.markets, self.orders, self.coids, cmd)
+        if isinstance(o, Rejection):
+            return o
+        m = self.markets[cmd.symbol]
+        new = rules.check_amend(o, m, cmd)
+        if isinstance(new, Rejection):
+            return new
+        price, qty = new
         book = self.books[o.symbol]
+        assert o.qty is not None
         if price == o.price and qty <= o.qty:
             if qty < o.qty:
                 self.ledger.release(o.user, *self._resting_hold(o, m, o.qty - qty))
@@ -305,11 +269,12 @@ class Engine(EngineState):
         self, o: Order, m: Market, book: OrderBook, price: int, qty: int, out: list[Event]
     ) -> Rejection | None:
         asset, old_hold = self._resting_hold(o, m)
-        new_hold = risk.limit_hold(m, o.side, price, qty - o.executed)[1]
-        if new_hold - old_hold > self.ledger.available(o.user, asset):
-            return Rejection(Reason.INSUFFICIENT_FUNDS, f"not enough {asset} available")
-        if o.post_only and book.crosses(o.side, price):
-            return Rejection(Reason.POST_ONLY_WOULD_TAKE, "postOnly order would take liquidity")
+        new_hold = rules.limit_hold(m, o.side, price, qty - o.executed)[1]
+        more = new_hold - old_hold
+        bad = rules.check_funds(asset, more, self.ledger.available(o.user, asset))
+        bad = bad or rules.check_post_only(o, book, price)
+        if bad:
+            return bad
         book.remove(o)
         self.ledger.release(o.user, asset, old_hold)
         self.ledger.hold(o.user, asset, new_hold)
@@ -318,22 +283,16 @@ class Engine(EngineState):
         new.tif = GTC
         self.orders[new.id] = self.user_orders[new.user][new.id] = new
         out.append(OrderAmended(self._seq, self._ts, new.state(), True))
-        self._take(new, m, book, out, None)
+        self._take(new, m, book, out, None, None)
         return None
 
     # -- onramp ----------------------------------------------------------------------------
     def _onramp(self, cmd: Onramp, out: list[Event]) -> Rejection | None:
-        if cmd.asset not in self.assets:
-            return Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {cmd.asset!r}")
-        if not 0 < cmd.amount < MAX_AMOUNT:
-            return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
         done = self.ledger.user_onramped.get((cmd.user_id, cmd.asset), 0)
-        if cmd.limit is not None and done + cmd.amount > cmd.limit:
-            left = self.assets[cmd.asset].format(max(cmd.limit - done, 0))
-            return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
-        bal = self.ledger.balance(cmd.user_id, cmd.asset)
-        if bal.available + bal.locked + cmd.amount >= MAX_AMOUNT:
-            return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
+        bal = self.ledger.find(cmd.user_id, cmd.asset)
+        bad = rules.check_onramp(self.assets, cmd, done, bal.available + bal.locked if bal is not None else 0)
+        if bad:
+            return bad
         self.ledger.deposit(cmd.user_id, cmd.asset, cmd.amount)
         out.append(Onramped(self._seq, self._ts, cmd.user_id, cmd.asset, cmd.amount))
         return None
@@ -357,7 +316,7 @@ class Engine(EngineState):
         """(asset, amount) an order holds for ``qty`` (default: its remaining); a market sell holds
         base like a limit sell, and a market buy is never asked (it holds a budget)."""
         assert o.side is SELL or o.price is not None
-        return risk.limit_hold(m, o.side, o.price or 0, o.remaining if qty is None else qty)
+        return rules.limit_hold(m, o.side, o.price or 0, o.remaining if qty is None else qty)
 
     def _end(self, o: Order, status: OrderStatus, out: list[Event], why: str = "") -> None:
         o.status, o.updated = status, self._ts

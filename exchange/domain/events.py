@@ -8,11 +8,15 @@ the whole order as it stands after the change (``OrderState``), so REST replies,
 ``orders`` stream and the history need no second look at engine state. One command's events
 come in this order: the order's own events and trades as they happen, then one
 ``BookChanged`` per market touched, then one ``BalanceChanged`` per (user, asset) touched.
+A PlaceOrder, CancelOrder or AmendOrder is answered either by one ``OrderRejected`` or first by
+the event of the order it is about (``OrderAccepted``, ``OrderCanceled``, ``OrderAmended``;
+a taker's makers come after it): ``subject`` names that order.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 import msgspec
 
@@ -158,3 +162,12 @@ AnyEvent = (
     OrderAccepted | OrderRejected | TradeExecuted | OrderFilled | OrderCanceled
     | OrderExpired | OrderAmended | BalanceChanged | BookChanged | Onramped
 )  # fmt: skip
+
+
+def subject(events: Sequence[Event]) -> OrderState:
+    """The order an accepted PlaceOrder, CancelOrder or AmendOrder is about, as its first event
+    (the engine's guarantee, see the module docstring) states it."""
+    first = events[0] if events else None
+    if isinstance(first, (OrderAccepted, OrderCanceled, OrderAmended)):
+        return first.order
+    raise ValueError(f"not the answer to an accepted order command: {first!r}")

@@ -1,4 +1,5 @@
-"""Why a command was rejected. Each value is the API.md error code it maps to, one to one."""
+"""Why a command was rejected. Each value is the API error code it maps to, one to one; its HTTP
+status and meaning are in the error catalogue (exchange/web/errors.py, listed in docs/API.md)."""
 
 from __future__ import annotations
 
@@ -19,21 +20,3 @@ class Reason(enum.StrEnum):
     ONRAMP_LIMIT = "ONRAMP_LIMIT"
     MARKET_CLOSED = "MARKET_CLOSED"
     DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
-
-
-#: HTTP status of each reason, as API.md lists them.
-HTTP_STATUS: dict[Reason, int] = {
-    Reason.INVALID_REQUEST: 400,
-    Reason.UNKNOWN_SYMBOL: 404,
-    Reason.UNKNOWN_ASSET: 404,
-    Reason.INVALID_PRICE: 400,
-    Reason.INVALID_QUANTITY: 400,
-    Reason.MIN_NOTIONAL: 400,
-    Reason.INSUFFICIENT_FUNDS: 400,
-    Reason.ORDER_NOT_FOUND: 404,
-    Reason.DUPLICATE_CLIENT_ORDER_ID: 409,
-    Reason.POST_ONLY_WOULD_TAKE: 400,
-    Reason.ONRAMP_LIMIT: 400,
-    Reason.MARKET_CLOSED: 400,
-    Reason.DUPLICATE_REQUEST: 409,
-}

@@ -13,7 +13,7 @@ from exchange.domain.book import Order, OrderBook
 from exchange.domain.events import OrderState
 from exchange.domain.ledger import Balance, Ledger
 from exchange.domain.markets import Asset, Market
-from exchange.domain.risk import limit_hold
+from exchange.domain.rules import limit_hold
 from exchange.domain.snapshots import EngineSnapshot, RestingOrder
 
 #: Request ids remembered for idempotency. Duplicates come from redelivery (the Redis bus hands

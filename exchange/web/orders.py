@@ -24,7 +24,6 @@ from exchange.domain.commands import (
 from exchange.domain.events import OrderCanceled
 from exchange.web import schemas
 from exchange.web.common import execute, market_of
-from exchange.web.errors import invalid
 from exchange.web.keys import VENUE
 from exchange.web.wire import Json, order_json, reply_order
 
@@ -38,21 +37,18 @@ def _by_text(*kinds: type[enum.StrEnum]) -> dict[str | None, Any]:
 
 
 _SIDES, _TYPES = _by_text(Side), _by_text(OrderType)
-_TIFS = _by_text(TimeInForce) | {None: TimeInForce.GTC}
+_TIFS = _by_text(TimeInForce) | {None: None}  # as the body says: the engine judges it
 _STPS = _by_text(SelfTradePrevention) | {None: SelfTradePrevention.EXPIRE_TAKER}
 
 
 def build_place(app: web.Application, user: int, body: schemas.PlaceOrderBody) -> PlaceOrder:
     """The wire body -> an engine command, with amounts placed exactly on the market's grid."""
     m = market_of(app, body.symbol, body.market)
-    order_type = _TYPES[body.type]
-    if order_type is OrderType.MARKET and body.time_in_force is not None:
-        raise invalid("market orders take no timeInForce (they are IOC by nature)")
     return PlaceOrder(
         user_id=user,
         symbol=m.symbol,
         side=_SIDES[body.side],
-        type=order_type,
+        type=_TYPES[body.type],
         price=schemas.on_grid(body.price, m.price, "price"),
         quantity=schemas.on_grid(body.quantity, m.qty, "quantity"),
         quote_quantity=schemas.on_grid(body.quote_quantity, m.quote.grid("quoteQuantity"), "quoteQuantity"),
@@ -71,10 +67,7 @@ async def _order_reply(app: web.Application, cmd: PlaceOrder | CancelOrder | Ame
 
 def _ref(app: web.Application, body: schemas.OrderRefBody) -> tuple[str, int | None, str | None]:
     m = market_of(app, body.symbol, body.market)
-    oid = schemas.order_id(body.order_id)
-    if (oid is None) == (body.client_order_id is None):
-        raise invalid("give exactly one of orderId and clientOrderId")
-    return m.symbol, oid, body.client_order_id
+    return m.symbol, schemas.order_id(body.order_id), body.client_order_id
 
 
 async def place(app: web.Application, user: int, raw: bytes) -> Json:
@@ -95,8 +88,6 @@ async def amend(app: web.Application, user: int, raw: bytes) -> Json:
     m = app[VENUE].markets[symbol]
     price = schemas.on_grid(body.price, m.price, "price")
     qty = schemas.on_grid(body.quantity, m.qty, "quantity")
-    if price is None and qty is None:
-        raise invalid("give a new quantity, a new price or both")
     cmd = AmendOrder(
         user_id=user, symbol=symbol, order_id=oid, client_order_id=coid, quantity=qty, price=price
     )

@@ -12,13 +12,16 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from exchange.domain.commands import CLIENT_ORDER_ID_MAX, CLIENT_ORDER_ID_PATTERN
 from exchange.domain.reasons import Reason
 from exchange.domain.units import Grid, InvalidNumber
 from exchange.web.errors import ApiError, invalid
 
 NONE = msgspec.Raw(b"")
 T = TypeVar("T")
-ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_-]+$")]
+ClientOrderId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=CLIENT_ORDER_ID_MAX, pattern=CLIENT_ORDER_ID_PATTERN)
+]
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
 _NUMBER = re.compile(rb"-?[0-9][0-9.eE+-]*\Z")

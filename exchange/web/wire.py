@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
-from exchange.domain.events import Event, OrderFilled, OrderState
+from exchange.domain.events import Event, OrderExpired, OrderFilled, OrderState, subject
 from exchange.domain.markets import Asset, Market
 from exchange.domain.units import format_scaled
 from exchange.service.marketdata import Ticker, TradeRecord
@@ -56,30 +56,25 @@ def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
     }
 
 
-def reply_order(events: Iterable[Event], m: Market, assets: dict[str, Asset]) -> Json:
+def reply_order(events: Sequence[Event], m: Market, assets: dict[str, Asset]) -> Json:
     """The order as this command left it, with the fills this command made."""
     state, fills = own_order(events)
     return order_json(state, m, [fill_json(f, m, assets) for f in fills])
 
 
-def own_order(events: Iterable[Event]) -> tuple[OrderState, list[OrderFilled]]:
-    """The command's own order as its last event left it, and that order's fills: the command's
-    order is the first one its events name (a taker's makers come after it)."""
-    state: OrderState | None = None
-    order_id: int | None = None
+def own_order(events: Sequence[Event]) -> tuple[OrderState, list[OrderFilled]]:
+    """The command's own order (the engine names it first: ``subject``) as the command left it,
+    and the fills it made; a taker's makers are other orders, left out. Both faces answer it."""
+    state = subject(events)
+    order_id = state.order_id
     fills: list[OrderFilled] = []
     for event in events:
-        order = getattr(event, "order", None)
-        if order is None:
-            continue
-        if order_id is None:
-            order_id = order.order_id
-        elif order.order_id != order_id:
-            continue
-        state = order
         if isinstance(event, OrderFilled):
-            fills.append(event)
-    assert state is not None, f"no event about order {order_id}"
+            if event.order.order_id == order_id:
+                state = event.order
+                fills.append(event)
+        elif isinstance(event, OrderExpired) and event.order.order_id == order_id:
+            state = event.order
     return state, fills
 
 

@@ -14,15 +14,7 @@ BUYER, SELLER, OTHER = 1, 2, 3
 
 @pytest.fixture
 def h() -> Harness:
-    return Harness.funded(
-        (
-            BUYER,
-            SELLER,
-            OTHER,
-        ),
-        USDC="100000",
-        SOL="1000",
-    )
+    return Harness.funded((BUYER, SELLER, OTHER), USDC="100000", SOL="1000")
 
 
 def test_better_price_fills_first_even_if_it_arrived_later(h: Harness) -> None:

@@ -16,16 +16,7 @@ ALICE, BOB, CAROL = 1, 2, 3
 
 @pytest.fixture
 def h() -> Harness:
-    return Harness.funded(
-        (
-            ALICE,
-            BOB,
-            CAROL,
-        ),
-        USDC="10000",
-        SOL="100",
-        BTC="1",
-    )
+    return Harness.funded((ALICE, BOB, CAROL), USDC="10000", SOL="100", BTC="1")
 
 
 def test_cancel_by_id_answers_the_canceled_order(h: Harness) -> None:

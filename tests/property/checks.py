@@ -41,6 +41,7 @@ from exchange.domain.events import (
     OrderStatus,
     Role,
     TradeExecuted,
+    subject,
 )
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.reasons import Reason
@@ -102,11 +103,33 @@ def check_rejection(step: Step, expected: Reason | None) -> bool:
     return True
 
 
+#: The event that answers an accepted command of each kind first, about the command's order.
+SUBJECT_EVENTS: dict[type, type] = {
+    PlaceOrder: OrderAccepted,
+    CancelOrder: OrderCanceled,
+    AmendOrder: OrderAmended,
+}
+
+
+def check_subject(step: Step) -> None:
+    """An accepted place, cancel or amend is answered first by its own order's event."""
+    cmd = step.cmd
+    if type(cmd) not in SUBJECT_EVENTS or isinstance(step.events[0], OrderRejected):
+        return
+    first = step.events[0]
+    assert type(first) is SUBJECT_EVENTS[type(cmd)], f"{type(cmd).__name__} answered first by {first}"
+    if isinstance(cmd, PlaceOrder):
+        assert subject(step.events).order_id == step.before.snap.next_order_id
+    else:
+        target = find(cmd, step.before)
+        assert isinstance(target, RestingOrder) and subject(step.events).order_id == target.id
+
+
 def check_placed(cmd: PlaceOrder, step: Step) -> None:
     first = step.events[0]
     assert isinstance(first, OrderAccepted), f"a placed order starts with OrderAccepted: {first}"
     o = first.order
-    tif = Tif.IOC if cmd.type is OrderType.MARKET else cmd.time_in_force
+    tif = Tif.IOC if cmd.type is OrderType.MARKET else (cmd.time_in_force or Tif.GTC)
     assert o.order_id == step.before.snap.next_order_id
     assert (o.user_id, o.symbol, o.side, o.type, o.time_in_force) == (
         cmd.user_id, cmd.symbol, cmd.side, cmd.type, tif,

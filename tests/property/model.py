@@ -239,13 +239,13 @@ def check_values(s: Spec, price: int | None, qty: int | None) -> Reason | None:
 
 
 def _limit_shape(cmd: PlaceOrder, s: Spec) -> Reason | None:
-    if cmd.quote_quantity is not None or (cmd.post_only and cmd.time_in_force is not Tif.GTC):
+    if cmd.quote_quantity is not None or (cmd.post_only and cmd.time_in_force not in (None, Tif.GTC)):
         return Reason.INVALID_REQUEST
     return check_values(s, cmd.price, cmd.quantity)
 
 
 def _market_shape(cmd: PlaceOrder, s: Spec) -> Reason | None:
-    if cmd.price is not None or cmd.post_only:
+    if cmd.price is not None or cmd.post_only or cmd.time_in_force is not None:
         return Reason.INVALID_REQUEST
     if cmd.quote_quantity is None:
         ok = cmd.quantity is not None and s.min_qty <= cmd.quantity <= s.max_qty

@@ -53,6 +53,7 @@ from tests.property.checks import (
     check_orders,
     check_queries,
     check_rejection,
+    check_subject,
 )
 from tests.property.model import (
     BAND,
@@ -98,6 +99,7 @@ FLAWS: dict[str, Callable[[Spec], Fields]] = {
     "post_only_ioc": lambda s: {"post_only": True, "time_in_force": Tif.IOC},
     "post_only_fok": lambda s: {"post_only": True, "time_in_force": Tif.FOK},
     "market_with_price": lambda s: {"type": OrderType.MARKET},
+    "market_with_tif": lambda s: _market(time_in_force=Tif.GTC),
     "market_post_only": lambda s: _market(post_only=True),
     "market_qty_and_quote": lambda s: _market(side=Side.BUY, quote_quantity=s.min_notional),
     "market_sell_by_quote": lambda s: _market(side=Side.SELL, quantity=None, quote_quantity=s.min_notional),
@@ -182,6 +184,7 @@ class EngineMachine(RuleBasedStateMachine):
     def check(self, step: Step, expected: Reason | None) -> None:
         check_envelope(step)
         rejected = check_rejection(step, expected)
+        check_subject(step)
         if not rejected:
             OUTCOME_CHECKS[type(step.cmd)](step.cmd, step)
             if isinstance(step.cmd, Onramp):
@@ -214,12 +217,12 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(
         user=USER, symbol=SYMBOL, side=SIDE, stp=STP, coid=COID, offset=_MOVE,
         lots=st.integers(1, 6), extra=st.sampled_from((0, 0, 1)),
-        tif=st.sampled_from((Tif.GTC, Tif.GTC, Tif.GTC, Tif.IOC, Tif.FOK)),
+        tif=st.sampled_from((None, Tif.GTC, Tif.GTC, Tif.IOC, Tif.FOK)),
         post_only=st.sampled_from((False, False, False, True)),
     )  # fmt: skip
     def place_limit(
         self, user: int, symbol: str, side: Side, stp: Stp, coid: str | None, offset: int,
-        lots: int, extra: int, tif: Tif, post_only: bool,
+        lots: int, extra: int, tif: Tif | None, post_only: bool,
     ) -> None:  # fmt: skip
         s = SPECS[symbol]
         self.run(
@@ -245,11 +248,11 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(
         user=USER, symbol=SYMBOL, side=SIDE, stp=STP, coid=COID, lots=st.integers(1, 6),
-        tif=st.sampled_from(Tif), budget=st.sampled_from((None, None, 1, 3, 10, 40)),
+        budget=st.sampled_from((None, None, 1, 3, 10, 40)),
         odd=st.sampled_from((0, 1, 12_345)),
     )  # fmt: skip
     def place_market(
-        self, user: int, symbol: str, side: Side, stp: Stp, coid: str | None, lots: int, tif: Tif,
+        self, user: int, symbol: str, side: Side, stp: Stp, coid: str | None, lots: int,
         budget: int | None, odd: int,
     ) -> None:  # fmt: skip
         s = SPECS[symbol]
@@ -258,7 +261,7 @@ class EngineMachine(RuleBasedStateMachine):
             PlaceOrder, user_id=user, symbol=symbol, side=side, type=OrderType.MARKET,
             quantity=None if by_quote else lots * s.lot,
             quote_quantity=(budget or 0) * s.min_notional + odd if by_quote else None,
-            time_in_force=tif, client_order_id=coid, stp=stp,
+            client_order_id=coid, stp=stp,
         )  # fmt: skip
 
     @rule(

@@ -10,10 +10,11 @@ A WebSocket reader on the gateway the fault spares must keep its feed throughout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,46 +106,54 @@ async def _check_and_close(*traders: Trader) -> None:
         await trader.client.close()
 
 
+async def _acks_go_on(*traders: Trader, more: int = 20) -> None:
+    """Each trader gets ``more`` further orders acknowledged: the load goes on after the fault."""
+    before = [len(t.acked) + more for t in traders]
+    await until(lambda: all(len(t.acked) > n for t, n in zip(traders, before, strict=True)), timeout=20)
+
+
 async def test_redis_restart_mid_load_keeps_every_acknowledged_order(
     cluster: Cluster, redis: RedisServer
 ) -> None:
     a, b, stop, load = await _under_load(cluster, 20)
     await asyncio.to_thread(redis.restart, 0.3)
-    before = len(a.acked), len(b.acked)
-    await until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20, timeout=20)
+    await _acks_go_on(a, b)
     stop.set()
     await load
     await _check_and_close(a, b)
 
 
-async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
+@contextlib.asynccontextmanager
+async def _watched_load(
+    cluster: Cluster, warm: int
+) -> AsyncIterator[tuple[WsClient, Trader, Trader, asyncio.Event, asyncio.Future[list[None]]]]:
+    """Gateway A's depth feed, open while two traders load the cluster (see ``_under_load``)."""
     async with WsClient(cluster.url(0)) as feed:
         await feed.subscribe(f"depth@{SOL}")
-        a, b, stop, load = await _under_load(cluster, 20)
+        yield (feed, *await _under_load(cluster, warm))
+
+
+async def test_gateway_killed_mid_load_loses_only_its_own_connections(cluster: Cluster) -> None:
+    async with _watched_load(cluster, 20) as (feed, a, b, stop, load):
         cluster.stop_gateway(1, signal.SIGKILL)
         feed.drain(f"depth@{SOL}")
-        before = len(a.acked)
-        await until(lambda: len(a.acked) > before + 20, timeout=20)
+        await _acks_go_on(a)
         assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "gateway A's feed stalled"
         await asyncio.to_thread(cluster.start_gateway, 1)
-        after = len(b.acked)
-        await until(lambda: len(b.acked) > after + 20, timeout=20)  # B's clients reconnect and trade again
+        await _acks_go_on(b)  # B's clients reconnect and trade again
         stop.set()
         await load
     await _check_and_close(a, b)
 
 
 async def test_engine_killed_mid_load_and_restarted_loses_nothing_acknowledged(cluster: Cluster) -> None:
-    async with WsClient(cluster.url(0)) as feed:
-        await feed.subscribe(f"depth@{SOL}")
-        a, b, stop, load = await _under_load(cluster, 30)
+    async with _watched_load(cluster, 30) as (feed, a, b, stop, load):
         cluster.stop_engine(signal.SIGKILL)
         # A time, not a condition: how long the engine stays dead under load is the fault itself.
         await asyncio.sleep(0.5)
         await asyncio.to_thread(cluster.start_engine)
-        before = len(a.acked), len(b.acked)
         feed.drain(f"depth@{SOL}")
-        await until(lambda: len(a.acked) > before[0] + 20 and len(b.acked) > before[1] + 20, timeout=20)
+        await _acks_go_on(a, b)
         assert feed.closed_with is None and feed.drain(f"depth@{SOL}"), "the feed did not come back"
         stop.set()
         await load

@@ -85,7 +85,8 @@ def _missing(name: str) -> str:
     raise mandatory(name)
 
 
-def _time_in_force(p: Params, kind: str) -> TimeInForce:
+def _time_in_force(p: Params, kind: str) -> TimeInForce | None:
+    """LIMIT's own; none for MARKET (IOC by nature, the domain refuses one) or LIMIT_MAKER (GTC)."""
     tif = p.choice("timeInForce", TIME_IN_FORCE, BN_TIME_IN_FORCE)
     if kind == "LIMIT":
         if tif is None:
@@ -93,7 +94,7 @@ def _time_in_force(p: Params, kind: str) -> TimeInForce:
         return TimeInForce(tif)
     if tif is not None:
         raise _not_required("timeInForce")
-    return TimeInForce.GTC
+    return None
 
 
 def _market_amounts(side: str, price: int | None, quantity: int | None, quote: int | None) -> None:
