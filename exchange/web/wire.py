@@ -57,7 +57,7 @@ def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
 
 
 def reply_order(events: Sequence[Event], m: Market, assets: dict[str, Asset]) -> Json:
-    """The order as this command left it, with the fills this command made."""
+    """The command's own order as the command left it, with the fills it made."""
     state, fills = own_order(events)
     return order_json(state, m, [fill_json(f, m, assets) for f in fills])
 

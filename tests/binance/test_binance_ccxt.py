@@ -91,10 +91,24 @@ def test_balance_and_orders_are_exact_against_the_native_api(ex: Any, bn_server:
     theirs = _native(bn_server, alice, lambda c: c.get_order("SOL_USDC", order_id=placed["id"]))
     assert (Decimal(theirs["price"]), Decimal(theirs["quantity"])) == (Decimal("33.33"), Decimal("0.07"))
     assert Decimal(str(ex.fetch_order(placed["id"], "SOL/USDC")["amount"])) == Decimal("0.07")
+    assert placed["id"] in [
+        o["orderId"] for o in _native(bn_server, alice, lambda c: c.open_orders("SOL_USDC"))
+    ]
     ex.cancel_order(placed["id"], "SOL/USDC")
+    theirs = _native(
+        bn_server, alice, lambda c: c.place_order("SOL_USDC", "sell", price="777.77", quantity="0.03")
+    )
+    (seen,) = [o for o in ex.fetch_open_orders("SOL/USDC") if o["id"] == theirs["orderId"]]
+    assert (Decimal(str(seen["price"])), Decimal(str(seen["amount"])), seen["side"]) == (
+        Decimal("777.77"),
+        Decimal("0.03"),
+        "sell",
+    )
+    ex.cancel_order(seen["id"], "SOL/USDC")
+    assert _native(bn_server, alice, lambda c: c.open_orders("SOL_USDC")) == []
 
 
-def test_every_order_kind(ex: Any, bn_server: Server) -> None:
+def test_every_order_kind(ex: Any, bn_server: Server, alice: User) -> None:
     maker = configure(ccxt.binance, bn_server, bn_server.make_user())
     maker.load_markets()
     maker.create_order("SOL/USDC", "limit", "sell", 10, 50)
@@ -104,6 +118,11 @@ def test_every_order_kind(ex: Any, bn_server: Server) -> None:
     assert (Decimal(str(fee["cost"])), fee["currency"]) == (Decimal("0.002"), "SOL")
     by_cost = ex.create_order("SOL/USDC", "market", "buy", None, None, {"cost": 100})
     assert Decimal(str(by_cost["filled"])) == Decimal("2") and Decimal(str(by_cost["cost"])) == Decimal("100")
+    native = _native(bn_server, alice, lambda c: c.get_order("SOL_USDC", order_id=by_cost["id"]))
+    assert (Decimal(native["executedQty"]), Decimal(native["executedQuoteQty"])) == (
+        Decimal(str(by_cost["filled"])),
+        Decimal(str(by_cost["cost"])),
+    )
     ioc = ex.create_order("SOL/USDC", "limit", "buy", 20, 50, {"timeInForce": "IOC"})
     assert (ioc["status"], Decimal(str(ioc["filled"]))) == ("expired", Decimal("7"))
     fok = ex.create_order("SOL/USDC", "limit", "buy", 1, 50, {"timeInForce": "FOK"})

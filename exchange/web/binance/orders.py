@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import re
 
-from exchange.domain.commands import OrderType, PlaceOrder, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.commands import (
+    CLIENT_ORDER_ID_PATTERN,
+    OrderType,
+    PlaceOrder,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 from exchange.domain.markets import Market
 from exchange.web.binance.info import ORDER_TYPES, STP_MODES, TIME_IN_FORCE
 from exchange.web.binance.params import Params, mandatory
@@ -31,7 +38,7 @@ PLACE_PARAMS = (
     "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "newClientOrderId",
     "newOrderRespType", "selfTradePreventionMode",
 )  # fmt: skip
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
+_CLIENT_ID = re.compile(CLIENT_ORDER_ID_PATTERN)  # the domain's rule, checked here for Binance's code
 
 
 def _not_required(name: str, why: str = "") -> Exception:
@@ -41,9 +48,9 @@ def _not_required(name: str, why: str = "") -> Exception:
 def client_id(p: Params, name: str) -> str | None:
     """A client order id as the engine keeps it: 1-36 of ``[A-Za-z0-9_-]`` (-1100 otherwise)."""
     text = p.get(name)
-    if text is not None and not (text.isascii() and _CLIENT_ID.fullmatch(text)):
+    if text is not None and not (text.isascii() and _CLIENT_ID.match(text)):
         raise invalid(f"Illegal characters found in parameter '{name}'; legal range is "
-                      "'^[a-zA-Z0-9-_]{1,36}$'.", BN_ILLEGAL_CHARS)  # fmt: skip
+                      f"'{CLIENT_ORDER_ID_PATTERN}'.", BN_ILLEGAL_CHARS)  # fmt: skip
     return text
 
 
@@ -86,7 +93,7 @@ def _missing(name: str) -> str:
 
 
 def _time_in_force(p: Params, kind: str) -> TimeInForce | None:
-    """LIMIT's own; none for MARKET (IOC by nature, the domain refuses one) or LIMIT_MAKER (GTC)."""
+    """LIMIT names one; LIMIT_MAKER is GTC by nature and MARKET has none (both refuse one)."""
     tif = p.choice("timeInForce", TIME_IN_FORCE, BN_TIME_IN_FORCE)
     if kind == "LIMIT":
         if tif is None:
@@ -94,7 +101,7 @@ def _time_in_force(p: Params, kind: str) -> TimeInForce | None:
         return TimeInForce(tif)
     if tif is not None:
         raise _not_required("timeInForce")
-    return None
+    return TimeInForce.GTC if kind == "LIMIT_MAKER" else None
 
 
 def _market_amounts(side: str, price: int | None, quantity: int | None, quote: int | None) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from exchange.clock import now_ms
 from exchange.domain.markets import Market
 from exchange.service.marketdata import INTERVALS, MINUTE, TradeRecord
@@ -46,9 +48,13 @@ def _markets(call: Call) -> list[Market]:
     names = p.get("symbols")
     if names is None:
         return list(call.symbols)
-    if not (names.startswith('["') and names.endswith('"]')):
+    try:
+        listed = orjson.loads(names)
+    except orjson.JSONDecodeError:
+        listed = None
+    if not isinstance(listed, list) or not listed or not all(isinstance(n, str) for n in listed):
         raise not_valid("symbols")
-    return [call.symbols.market(n) for n in names[2:-2].split('","')]
+    return [call.symbols.market(n) for n in listed]
 
 
 @endpoint(20)

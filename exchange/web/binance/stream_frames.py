@@ -46,13 +46,14 @@ def agg_trade(e: TradeExecuted, m: Market) -> Json:
 
 
 def kline(symbol: str, interval: str, k: Kline, m: Market, ts: int, closed: bool) -> Json:
-    """``f``/``L`` (first and last trade id of the candle) are -1: candles do not keep them."""
+    """``f``/``L`` (first and last trade id of the candle) are -1 and the taker-buy volumes
+    ``V``/``Q`` are zero, as in REST klines: candles do not keep them."""
     price = m.price.format
     return {"e": "kline", "E": ts, "s": compact_symbol(symbol), "k": {
         "t": k.start, "T": k.end, "s": compact_symbol(symbol), "i": interval, "f": -1, "L": -1,
         "o": price(k.open), "c": price(k.close), "h": price(k.high), "l": price(k.low),
-        "v": m.qty.format(k.volume), "n": k.trades, "x": closed,
-        "q": m.quote.format(k.quote_volume)}}  # fmt: skip
+        "v": m.qty.format(k.volume), "n": k.trades, "x": closed, "q": m.quote.format(k.quote_volume),
+        "V": m.qty.format(0), "Q": m.quote.format(0), "B": "0"}}  # fmt: skip
 
 
 def book_ticker(symbol: str, m: Market, md: MarketData) -> Json:

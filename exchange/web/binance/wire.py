@@ -24,7 +24,7 @@ def order_type(state: OrderState) -> str:
     return "LIMIT_MAKER" if state.post_only else state.type.upper()
 
 
-def _core(state: OrderState, name: str, m: Market) -> Json:
+def _core(state: OrderState, m: Market) -> Json:
     """The fields every order answer shares after ``transactTime`` (RESULT's body)."""
     price, qty = state.price, state.quantity
     return {
@@ -71,7 +71,7 @@ def new_order_json(
     body = _head(state, name) | {"transactTime": state.updated_at}
     if resp == "ACK":
         return body
-    body |= _core(state, name, m) | {"workingTime": state.created_at, "selfTradePreventionMode": _stp(state)}
+    body |= _core(state, m) | {"workingTime": state.created_at, "selfTradePreventionMode": _stp(state)}
     if resp == "FULL":
         body["fills"] = [fill_json(f, m, assets) for f in fills]
     return body
@@ -81,7 +81,7 @@ def order_json(state: OrderState, name: str, m: Market) -> Json:
     """An order as ``GET /api/v3/order``, ``openOrders`` and ``allOrders`` answer it."""
     return (
         _head(state, name)
-        | _core(state, name, m)
+        | _core(state, m)
         | {
             "stopPrice": m.price.format(0),
             "icebergQty": m.qty.format(0),
@@ -104,7 +104,7 @@ def canceled_json(state: OrderState, name: str, m: Market, orig_client_order_id:
         "orderListId": -1,
         "clientOrderId": coid,
         "transactTime": state.updated_at,
-    } | _core(state, name, m) | {"selfTradePreventionMode": _stp(state)}  # fmt: skip
+    } | _core(state, m) | {"selfTradePreventionMode": _stp(state)}  # fmt: skip
 
 
 def my_trade_json(fill: OrderFilled, name: str, m: Market, assets: dict[str, Asset]) -> Json:
