@@ -77,6 +77,11 @@ def test_market_data(ex: Any, bn_server: Server, alice: User) -> None:
     candle = ex.fetch_ohlcv("SOL/USDC", "1m")[-1]
     assert [Decimal(str(v)) for v in candle[1:6]] == [Decimal("120.5")] * 4 + [Decimal("0.5")]
     assert abs(ex.fetch_time() - ex.milliseconds()) < 5000
+    since = ex.milliseconds() - 60_000
+    assert trades[-1]["id"] in [t["id"] for t in ex.fetch_trades("SOL/USDC", since)]
+    assert ex.fetch_ohlcv("SOL/USDC", "1m", since)[-1] == candle
+    assert [t["price"] for t in ex.fetch_my_trades("SOL/USDC", since)][-1] == trades[-1]["price"]
+    assert Decimal(str(ex.fetch_bids_asks(["SOL/USDC"])["SOL/USDC"]["ask"])) == Decimal("120.5")
     seller.cancel_all_orders("SOL/USDC")
 
 

@@ -127,26 +127,20 @@ def endpoint(weight: Weight) -> Callable[[Handler], Callable[[web.Request], Awai
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
-            call, problem = await _call(request)
-            units = (
-                1
-                if call is None or problem
-                else weight
-                if isinstance(weight, int)
-                else _weight_of(weight, call.params)
-            )
+            call = await _call(request)
+            units = _units(weight, call)
             used, refused = request.app[BINANCE_LIMITS].take_weight(request.remote, units, monotonic())
             headers = {WEIGHT_HEADER: str(used)}
             try:
-                if refused or problem:
-                    raise refused or problem  # type: ignore[misc]
-                assert call is not None
+                if refused is not None:
+                    raise refused
+                if isinstance(call, ApiError):
+                    raise call
                 data = await handler(call)
             except ApiError as exc:
-                return exc.binance_response(headers if call is None else call.headers | headers)
-            return web.Response(
-                body=orjson.dumps(data), content_type="application/json", headers=call.headers | headers
-            )
+                return exc.binance_response((call.headers if isinstance(call, Call) else {}) | headers)
+            body = orjson.dumps(data)
+            return web.Response(body=body, content_type="application/json", headers=call.headers | headers)
 
         # __wrapped__ too: the WebSocket API calls the handler itself (ws_api_methods.py)
         functools.update_wrapper(route, handler)
@@ -162,18 +156,22 @@ def _raw_query(request: web.Request) -> bytes:
     return raw[cut + 1 :].encode("utf-8", "surrogateescape") if cut >= 0 else b""
 
 
-async def _call(request: web.Request) -> tuple[Call | None, ApiError | None]:
+async def _call(request: web.Request) -> Call | ApiError:
     """The request's parameters read, or why they cannot be (answered after its weight counts)."""
     body = await request.read()
     try:
-        return Call(request, _raw_query(request), body), None
+        return Call(request, _raw_query(request), body)
     except ApiError as exc:
-        return None, exc
+        return exc
 
 
-def _weight_of(weight: Callable[[Params], int], params: Params) -> int:
-    """A parameter-dependent weight; a malformed parameter weighs as 1 (the route refuses it)."""
+def _units(weight: Weight, call: Call | ApiError) -> int:
+    """The route's weight; one that depends on malformed parameters weighs 1 (they are refused)."""
+    if isinstance(weight, int):
+        return weight
+    if isinstance(call, ApiError):
+        return 1
     try:
-        return weight(params)
+        return weight(call.params)
     except ApiError:
         return 1

@@ -106,7 +106,8 @@ async def historical_trades(call: Call) -> list[Json]:
     limit, from_id = p.integer("limit", 500, 1, 1000) or 500, p.integer("fromId", None, 0, 2**62)
     if from_id is None:
         return [trade_json(t, m) for t in _recent(call, m, limit)]
-    return [trade_json(t, m) for t in _recent(call, m, 1000) if t.id >= from_id][:limit]
+    kept = _recent(call, m, market_data(call.app).trades_kept)
+    return [trade_json(t, m) for t in kept if t.id >= from_id][:limit]
 
 
 @endpoint(4)
@@ -119,10 +120,21 @@ async def agg_trades(call: Call) -> list[Json]:
     if start is not None or end is not None:
         if start is None or end is None or start > end:
             raise invalid("give startTime and endTime together, startTime not after endTime")
-        found = [record(t) for t in await call.app[READS].trades_between(m.symbol, start, end)]
+        found = await _between(call, m, start, end)
     else:
         found = _recent(call, m, 1000 if from_id is not None else limit)
     return [agg_trade_json(t, m) for t in found if from_id is None or t.id >= from_id][:limit]
+
+
+async def _between(call: Call, m: Market, start: int, end: int) -> list[TradeRecord]:
+    """Trades in [start, end], oldest first: from memory when it reaches back to ``start`` or
+    holds every trade (fewer than it keeps), as the SQLite history trails by up to 100 ms;
+    else from the history."""
+    keeps = market_data(call.app).trades_kept
+    kept = _recent(call, m, keeps)
+    if len(kept) < keeps or kept[0].timestamp <= start:
+        return [t for t in kept if start <= t.timestamp <= end]
+    return [record(t) for t in await call.app[READS].trades_between(m.symbol, start, end)]
 
 
 @endpoint(2)
