@@ -3,10 +3,6 @@ and its events, and Binance's error codes (bad signature, stale timestamp, unkno
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,52 +11,10 @@ import aiohttp
 import orjson
 import pytest
 
-from exchange.client import Client
+from tests.binance.binance_ws_clients import WsApi
 from tests.binance.binance_ws_server import base_url, trader
 
 __all__ = ["base_url"]  # the module's server fixture
-_ids = itertools.count(1)
-
-
-class WsApi:
-    """A raw WebSocket API session signing as Binance's clients do: params sorted by name."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, client: Client | None) -> None:
-        self.ws, self.client = ws, client
-        self.events: list[Any] = []
-
-    def signed(
-        self, params: dict[str, Any], *, skew_ms: int = 0, secret: str | None = None
-    ) -> dict[str, Any]:
-        assert self.client is not None and self.client.api_key and self.client.secret
-        full = {**params, "apiKey": self.client.api_key, "timestamp": time.time_ns() // 1_000_000 + skew_ms}
-        text = "&".join(f"{k}={v}" for k, v in sorted(full.items()))
-        key = (secret or self.client.secret).encode()
-        return {**full, "signature": hmac.new(key, text.encode(), hashlib.sha256).hexdigest()}
-
-    async def call(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
-        req_id = f"r{next(_ids)}"
-        body: dict[str, Any] = {"id": req_id, "method": method}
-        if params is not None:
-            body["params"] = params
-        await self.ws.send_str(orjson.dumps(body).decode())
-        async with asyncio.timeout(5):
-            while True:
-                message = orjson.loads(await self.ws.receive_str())
-                if message.get("id") == req_id:
-                    return message
-                self.events.append(message)
-
-    async def event(self, match: Any) -> Any:
-        for i, message in enumerate(self.events):
-            if match(message):
-                return self.events.pop(i)
-        async with asyncio.timeout(5):
-            while True:
-                message = orjson.loads(await self.ws.receive_str())
-                if match(message):
-                    return message
-                self.events.append(message)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from exchange.client import Client, ExchangeError
+from tests.binance.binance_ws_clients import LocalBook
 from tests.binance.binance_ws_server import base_url, trader
 from tests.waiting import until
 
@@ -152,40 +153,6 @@ async def test_bad_requests_get_binance_error_codes(
     assert answer["error"]["code"] == code and answer["error"]["msg"]
     assert await _ask(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 9}) == {"result": [], "id": 9}
     await ws.close()
-
-
-# -- Binance's local order book recipe -------------------------------------------------------
-class LocalBook:
-    """https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams, as written."""
-
-    def __init__(self) -> None:
-        self.buffer: list[Any] = []
-        self.last: int | None = None
-        self.bids: dict[Decimal, Decimal] = {}
-        self.asks: dict[Decimal, Decimal] = {}
-
-    def load(self, snapshot: Any) -> None:
-        self.bids = {Decimal(p): Decimal(q) for p, q in snapshot["bids"]}
-        self.asks = {Decimal(p): Decimal(q) for p, q in snapshot["asks"]}
-        self.last = snapshot["lastUpdateId"]
-        pending, self.buffer = self.buffer, []
-        for event in pending:
-            self.on_event(event)
-
-    def on_event(self, event: Any) -> None:
-        if self.last is None:
-            self.buffer.append(event)
-            return
-        if event["u"] <= self.last:
-            return
-        assert event["U"] <= self.last + 1, f"gap: {event['U']} after {self.last}"
-        for side, levels in ((self.bids, event["b"]), (self.asks, event["a"])):
-            for price, qty in levels:
-                if Decimal(qty) == 0:
-                    side.pop(Decimal(price), None)
-                else:
-                    side[Decimal(price)] = Decimal(qty)
-        self.last = event["u"]
 
 
 def _as_book(depth: Any) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
