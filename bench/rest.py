@@ -371,34 +371,57 @@ async def _measure(args: argparse.Namespace, ex: Server, fl: Server, uv: bool) -
     samples = seq._replace(req_per_s=ours["req_per_s"], floor_req_per_s=flo["req_per_s"])
     report = _report(args, seq, ours, flo, uv)
     if args.api == "binance":
-        report["binance"] = await _binance(args, ex, creds, report)
+        report["binance"] = await _binance(args, ex, creds)
     return report, samples
 
 
-async def _binance(
-    args: argparse.Namespace, ex: Server, creds: list[tuple[str, str]], native: Result
-) -> Result:
-    """The same two runs through /api/v3, compared with the native route's of this run."""
-    signers: list[AnySigner] = [BinanceSigner(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
+async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, str]]) -> Result:
+    """The same runs through /api/v3 against the native route, side by side so a shared machine's
+    drift falls on both: 1 client alternates a native and a Binance pair (one connection each);
+    the Binance concurrent run is followed at once by a native one."""
+    natives: list[AnySigner] = [Signer(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
+    binances: list[AnySigner] = [BinanceSigner(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
+    k, n, timing = args.users_per_client, args.clients, (args.warmup_s, args.duration)
     gc.collect()
     gc.disable()
     try:
-        place, cancel = await sequential(ex.port, signers[: args.seq_users], args.pairs, args.warmup)
-        _log(f"binance, 1 client: {args.pairs} pairs (after {args.warmup} warm-up)")
-        k, n = args.users_per_client, args.clients
-        groups = [signers[i * k : (i + 1) * k] for i in range(n)]
-        conc = await concurrent(ex.port, ex.pid, groups, args.warmup_s, args.duration, floor=False)
-        _log(f"binance, {n} clients: {conc['req_per_s']:.0f} req/s (server cpu {conc['server_cpu']})")
+        seq = await _alternating(ex.port, [natives[: args.seq_users], binances[: args.seq_users]], args)
+        _log(
+            f"binance and native alternating, 1 client: {args.pairs} pairs each (after {args.warmup} warm-up)"
+        )
+        conc = await concurrent(
+            ex.port, ex.pid, [binances[i * k : (i + 1) * k] for i in range(n)], *timing, floor=False
+        )
+        native = await concurrent(
+            ex.port, ex.pid, [natives[i * k : (i + 1) * k] for i in range(n)], *timing, floor=False
+        )
+        _log(f"{n} clients: binance {conc['req_per_s']:.0f} req/s, native {native['req_per_s']:.0f} req/s")
     finally:
         gc.enable()
-    one, ours = native["one_client"], native["concurrent"]
+    (n_place, n_cancel), (b_place, b_cancel) = seq
     return {
-        "one_client": {"place": _pct(place), "cancel": _pct(cancel)},
+        "one_client": {"place": _pct(b_place), "cancel": _pct(b_cancel),
+                       "native_place": _pct(n_place), "native_cancel": _pct(n_cancel)},
         "concurrent": conc,
-        "place_p50_vs_native": round(_at(place, 0.5) / one["place"]["p50_ms"], 3),
-        "cancel_p50_vs_native": round(_at(cancel, 0.5) / one["cancel"]["p50_ms"], 3),
-        "cpu_us_per_req_vs_native": round(conc["cpu_us_per_req"] / max(ours["cpu_us_per_req"], 0.1), 3),
-    }
+        "native_concurrent": native,
+        "place_p50_vs_native": round(_at(b_place, 0.5) / _at(n_place, 0.5), 3),
+        "cancel_p50_vs_native": round(_at(b_cancel, 0.5) / _at(n_cancel, 0.5), 3),
+        "cpu_us_per_req_vs_native": round(conc["cpu_us_per_req"] / max(native["cpu_us_per_req"], 0.1), 3),
+    }  # fmt: skip
+
+
+async def _alternating(
+    port: int, apis: list[list[AnySigner]], args: argparse.Namespace
+) -> list[tuple[list[int], list[int]]]:
+    """One pair on each API's connection in turn: sorted (place, cancel) latencies per API."""
+    conns = [await Connection.open(HOST, port) for _ in apis]
+    spans: list[tuple[list[Span], list[Span]]] = [([], []) for _ in apis]
+    for i in range(args.warmup + args.pairs):
+        for conn, signers, (places, cancels) in zip(conns, apis, spans, strict=True):
+            await _pair(conn, signers[i % len(signers)], places, cancels)
+    for conn in conns:
+        await conn.close()
+    return [(_lat(p[args.warmup :]), _lat(c[args.warmup :])) for p, c in spans]
 
 
 async def run_once(args: argparse.Namespace) -> tuple[Result, Samples]:

@@ -33,8 +33,8 @@ def _core(state: OrderState, m: Market) -> Json:
         "executedQty": m.qty.format(state.executed_qty),
         "origQuoteOrderQty": m.quote.format(state.quote_quantity or 0),
         "cummulativeQuoteQty": m.quote.format(state.executed_quote),
-        "status": state.status.value,
-        "timeInForce": state.time_in_force.value,
+        "status": state.status,  # StrEnums: orjson writes their text, cheaper than ``.value``
+        "timeInForce": state.time_in_force,
         "type": order_type(state),
         "side": state.side.upper(),
     }
