@@ -143,3 +143,19 @@ async def test_private_watchers_see_a_fill_and_orders_go_over_the_ws_api(ex: Any
     canceled = await ex.cancel_order_ws(placed["id"], "BTC/USDC")
     assert canceled["status"] == "canceled" and canceled["filled"] == 0.0005
     assert await ex.native.open_orders("BTC_USDC") == []
+
+
+async def test_watch_tickers_of_every_market_and_bids_asks(ex: Any, base_url: str) -> None:
+    """``watch_tickers()`` reads ``!miniTicker@arr``; ``watch_bids_asks`` ``<s>@bookTicker``. On
+    ETH/USDC, which only the trades test touches (at 2000.00, all of it traded)."""
+    await ex.watch_bids_asks(["ETH/USDC"])  # the best bid and ask as of the subscription
+    tickers = asyncio.create_task(ex.watch_tickers())
+    bids_asks = asyncio.create_task(ex.watch_bids_asks(["ETH/USDC"]))  # the next change
+    await asyncio.sleep(0.3)  # the tickers' SUBSCRIBE is answered
+    async with await trader(base_url, {"ETH": "10"}) as maker, await trader(base_url) as taker:
+        await maker.place_order("ETH_USDC", "sell", "limit", price="2100.00", quantity="0.5")
+        await taker.place_order("ETH_USDC", "buy", "limit", price="2100.00", quantity="0.2")
+    async with asyncio.timeout(5):
+        got_tickers, best = await asyncio.gather(tickers, bids_asks)
+    assert got_tickers["ETH/USDC"]["last"] == 2100.0
+    assert (best["ETH/USDC"]["ask"], best["ETH/USDC"]["askVolume"]) == (2100.0, 0.5)  # the maker's ask
