@@ -141,7 +141,7 @@ BINANCE_DEFAULT_RECV_WINDOW: Final = 5000
 BINANCE_MAX_RECV_WINDOW: Final = 60000
 #: Binance accepts a timestamp up to 1 s ahead of its clock (its rule: ``timestamp < now + 1000``).
 BINANCE_AHEAD_MS: Final = 1000
-_SIGNATURE_PARAM: Final = re.compile(rb"(?:^|&)signature=([^&]*)")
+_SIGNATURE: Final = b"signature="
 
 
 class BinanceSigned(NamedTuple):
@@ -157,18 +157,29 @@ def binance_payload(query: bytes, body: bytes) -> BinanceSigned | None:
     Binance signs ``query + body`` exactly as sent, with the ``signature`` parameter (which
     may sit in either part) left out. None when there is no signature, or more than one.
     """
-    found = [(part, m) for part in (query, body) for m in _SIGNATURE_PARAM.finditer(part)]
-    if len(found) != 1:
+    in_query, in_body = _signature_at(query), _signature_at(body)
+    if (in_query < 0) == (in_body < 0) or -2 in (in_query, in_body):  # none, two, or one in each
         return None
-    part, match = found[0]
-    start, end = match.span()
-    rest = part[:start] + part[end:] if start else part[end + 1 :]
-    query, body = (rest, body) if part is query else (query, rest)
-    try:
-        text = match.group(1).decode("ascii")
-    except UnicodeDecodeError:
-        text = ""
-    return BinanceSigned(query + body, text)
+    part, at = (query, in_query) if in_query >= 0 else (body, in_body)
+    start = at + len(_SIGNATURE)
+    end = part.find(b"&", start)
+    end = len(part) if end < 0 else end
+    text = part[start:end].decode("ascii", "replace")
+    # The ``&`` before it (or, when it comes first, the one after it) goes with it.
+    rest = part[: at - 1] + part[end:] if at else part[end + 1 :]
+    return BinanceSigned(rest + body if part is query else query + rest, text)
+
+
+def _signature_at(part: bytes) -> int:
+    """Where the ``signature=`` parameter starts in ``part``: -1 if nowhere, -2 if twice."""
+    found, i = -1, part.find(_SIGNATURE)
+    while i >= 0:
+        if i == 0 or part[i - 1] == 0x26:  # at a parameter's start ('&'), not inside a value
+            if found >= 0:
+                return -2
+            found = i
+        i = part.find(_SIGNATURE, i + 1)
+    return found
 
 
 def binance_ws_payload(params: dict[str, object]) -> str:

@@ -57,15 +57,10 @@ def _pairs(raw: bytes) -> list[tuple[str, str]]:
     parts = text.split("&") if text else []
     if len(parts) > _MAX_PARAMS:
         raise invalid("Too many parameters sent for this endpoint.", Binance(-1101, 400))
-    found = []
-    for part in parts:
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if "%" in part or "+" in part:
-            name, value = _unquote(name), _unquote(value)
-        found.append((name, value))
-    return found
+    pairs = [(name, value) for name, _, value in (part.partition("=") for part in parts if part)]
+    if "%" in text or "+" in text:  # most requests need no unquoting at all
+        pairs = [(_unquote(name), _unquote(value)) for name, value in pairs]
+    return pairs
 
 
 def _unquote(text: str) -> str:
@@ -81,16 +76,17 @@ class Params:
     __slots__ = ("_values",)
 
     def __init__(self, query: bytes, body: bytes) -> None:
-        values: dict[str, str] = {}
-        for name, value in _pairs(query) + _pairs(body):
-            if name in values:
-                raise invalid("Duplicate values for a parameter detected.", BN_DUPLICATE_PARAM)
-            values[name] = value
+        pairs = _pairs(query) + _pairs(body)
+        values = dict(pairs)
+        if len(values) != len(pairs):
+            raise invalid("Duplicate values for a parameter detected.", BN_DUPLICATE_PARAM)
         values.pop("signature", None)
         self._values = values
 
     def only(self, allowed: Collection[str]) -> Params:
         """Refuse a parameter the route does not take (the auth's are always allowed)."""
+        if self._values.keys() <= _AUTH.union(allowed):
+            return self
         extra = sorted(n for n in self._values if n not in allowed and n not in _AUTH)
         if extra:
             read, sent = len(self._values) - len(extra), len(self._values)

@@ -45,7 +45,7 @@ async def test_order(call: Call) -> Json:
     """Checks the parameters as ``order`` does and sends nothing to the engine (Binance: ``{}``,
     or the commission rates with ``computeCommissionRates=true``)."""
     user = await call.user()
-    p = call.params.only((*PLACE_PARAMS, "computeCommissionRates"))
+    p = call.params.only(PLACE_PARAMS | {"computeCommissionRates"})
     m = call.symbols.market(p.need("symbol"))
     place_command(p, m, user)
     response_type(p)
@@ -113,7 +113,7 @@ async def cancel_replace(call: Call) -> Json:
     cancel that fails places nothing). The new order is checked before the cancel; if the
     engine still refuses it, the cancel stands and the answer is the new order's error."""
     user = await call.user()
-    p = call.params.only((*PLACE_PARAMS, "cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId"))
+    p = call.params.only(PLACE_PARAMS | {"cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId"})
     m = call.symbols.market(p.need("symbol"))
     if p.need("cancelReplaceMode") != "STOP_ON_FAILURE":
         raise ApiError.of(Reason.INVALID_REQUEST, "only cancelReplaceMode=STOP_ON_FAILURE is supported here")

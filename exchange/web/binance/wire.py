@@ -68,10 +68,19 @@ def new_order_json(
     state: OrderState, fills: list[OrderFilled], name: str, m: Market, assets: dict[str, Asset], resp: str
 ) -> Json:
     """``POST /api/v3/order``'s answer in ``newOrderRespType`` ``resp`` (ACK, RESULT or FULL)."""
-    body = _head(state, name) | {"transactTime": state.updated_at}
     if resp == "ACK":
-        return body
-    body |= _core(state, m) | {"workingTime": state.created_at, "selfTradePreventionMode": _stp(state)}
+        return _head(state, name) | {"transactTime": state.updated_at}
+    price, qty = state.price, state.quantity
+    body = {  # one literal: this is every order's answer, and merging dicts costs ~2 us
+        "symbol": name, "orderId": state.order_id, "orderListId": -1,
+        "clientOrderId": state.client_order_id or "", "transactTime": state.updated_at,
+        "price": m.price.format(price or 0), "origQty": m.qty.format(qty or 0),
+        "executedQty": m.qty.format(state.executed_qty),
+        "origQuoteOrderQty": m.quote.format(state.quote_quantity or 0),
+        "cummulativeQuoteQty": m.quote.format(state.executed_quote), "status": state.status,
+        "timeInForce": state.time_in_force, "type": order_type(state), "side": state.side.upper(),
+        "workingTime": state.created_at, "selfTradePreventionMode": state.stp.upper(),
+    }  # fmt: skip
     if resp == "FULL":
         body["fills"] = [fill_json(f, m, assets) for f in fills]
     return body
