@@ -61,7 +61,7 @@ class WsApi:
 
 
 class LocalBook:
-    """https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams, as written."""
+    """Binance's "how to manage a local order book" recipe for spot, step by step as written."""
 
     def __init__(self) -> None:
         self.buffer: list[Any] = []
