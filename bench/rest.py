@@ -378,7 +378,7 @@ async def _measure(args: argparse.Namespace, ex: Server, fl: Server, uv: bool) -
 async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, str]]) -> Result:
     """The same runs through /api/v3 against the native route, side by side so a shared machine's
     drift falls on both: 1 client alternates a native and a Binance pair (one connection each);
-    the Binance concurrent run is followed at once by a native one."""
+    the concurrent runs alternate Binance, native, Binance, native, each face pooled over its two."""
     natives: list[AnySigner] = [Signer(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
     binances: list[AnySigner] = [BinanceSigner(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
     k, n, timing = args.users_per_client, args.clients, (args.warmup_s, args.duration)
@@ -386,15 +386,10 @@ async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, 
     gc.disable()
     try:
         seq = await _alternating(ex.port, [natives[: args.seq_users], binances[: args.seq_users]], args)
-        _log(
-            f"binance and native alternating, 1 client: {args.pairs} pairs each (after {args.warmup} warm-up)"
-        )
-        conc = await concurrent(
-            ex.port, ex.pid, [binances[i * k : (i + 1) * k] for i in range(n)], *timing, floor=False
-        )
-        native = await concurrent(
-            ex.port, ex.pid, [natives[i * k : (i + 1) * k] for i in range(n)], *timing, floor=False
-        )
+        _log(f"binance and native alternating, 1 client: {args.pairs} pairs each")
+        faces = [[group[i * k : (i + 1) * k] for i in range(n)] for group in (binances, natives)]
+        rounds = [await concurrent(ex.port, ex.pid, g, *timing, floor=False) for _ in range(2) for g in faces]
+        conc, native = _pooled(rounds[0::2], args.duration), _pooled(rounds[1::2], args.duration)
         _log(f"{n} clients: binance {conc['req_per_s']:.0f} req/s, native {native['req_per_s']:.0f} req/s")
     finally:
         gc.enable()
@@ -408,6 +403,19 @@ async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, 
         "cancel_p50_vs_native": round(_at(b_cancel, 0.5) / _at(n_cancel, 0.5), 3),
         "cpu_us_per_req_vs_native": round(conc["cpu_us_per_req"] / max(native["cpu_us_per_req"], 0.1), 3),
     }  # fmt: skip
+
+
+def _pooled(runs: list[Result], duration_s: float) -> Result:
+    """Concurrent runs of one face as one: requests and server CPU added up, latencies' medians."""
+    requests = sum(r["req_per_s"] for r in runs) * duration_s
+    cpu_s = sum(r["server_cpu"] for r in runs) * duration_s
+    return {
+        "req_per_s": round(requests / (duration_s * len(runs)), 1),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "server_cpu": round(cpu_s / (duration_s * len(runs)), 3),
+        "cpu_us_per_req": round(cpu_s * 1e6 / max(requests, 1), 1),
+    }
 
 
 async def _alternating(
