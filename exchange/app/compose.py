@@ -40,11 +40,14 @@ from exchange.service.userdata import UserData
 from exchange.store.shared_accounts import SharedAccounts
 from exchange.web import middlewares, pages
 from exchange.web.binance.limits import BinanceLimits
+from exchange.web.binance.streams import BinanceStreams
 from exchange.web.binance.symbols import Symbols
+from exchange.web.binance.user_stream import UserStreams
 from exchange.web.keys import (
     ACCOUNTS,
     AUTH_LIMITER,
     BINANCE_LIMITS,
+    BINANCE_STREAMS,
     BINANCE_SYMBOLS,
     BUS,
     CRASHED,
@@ -58,6 +61,7 @@ from exchange.web.keys import (
     SETTINGS,
     USER_LIMITER,
     USER_STREAM_READY,
+    USER_STREAMS,
     VENUE,
     WS_CONNS,
 )
@@ -72,13 +76,15 @@ log = logging.getLogger(__name__)
 def compose_all(settings: Settings, venue: Venue, crashes: Crashes) -> web.Application:
     app = _application(settings, venue, crashes)
     marketdata, hub, conns = MarketData(venue.markets), Hub(), set[ws.Connection]()
-    feed = Feed(venue, marketdata, hub, now_ms)
+    binance, users = BinanceStreams(venue, marketdata, hub, now_ms), UserStreams(venue, hub)
+    feed = Feed(venue, marketdata, hub, now_ms, renderers=[binance, users])
     bus = MemoryBus(settings.queue_size)
     engine = _engine(venue)
     metrics = Metrics(bus.depth, conns.__len__, hub.counters)
     service = _engine_service(settings, engine, bus, marketdata, [feed.apply], metrics, crashes)
     app[ENGINE], app[BUS], app[READS], app[METRICS] = engine, bus, service.reads, metrics
     _serve_public(app, marketdata, hub, feed, conns)
+    app[BINANCE_STREAMS], app[USER_STREAMS] = binance, users
     app.cleanup_ctx.extend([accounts_lifetime(settings), service_lifetime(service.start, service.stop),
                             depth_flush(feed)])  # fmt: skip
     _bot_then_sockets(app)
@@ -114,7 +120,8 @@ def compose_gateway(settings: Settings, venue: Venue, crashes: Crashes) -> web.A
     # below them (they run only once the app serves): a private stream's first reader makes the
     # bus subscribe to that user's events; a mirror out of step asks the engine for a snapshot.
     hub = Hub(on_private=lambda topic, delta: _watch(bus, topic, delta))
-    feed = Feed(venue, marketdata, hub, now_ms)
+    binance, users = BinanceStreams(venue, marketdata, hub, now_ms), UserStreams(venue, hub)
+    feed = Feed(venue, marketdata, hub, now_ms, renderers=[binance, users])
     mirror = MarketMirror(marketdata, [marketdata.apply, feed.apply], lambda: reads.marketdata())
     bus = RedisGateway(
         settings.bus, markets=venue.markets, names=Names(settings.bus_prefix), timeout=settings.bus_timeout,
@@ -127,6 +134,7 @@ def compose_gateway(settings: Settings, venue: Venue, crashes: Crashes) -> web.A
     app[BUS], app[READS], app[METRICS] = bus, reads, metrics
     app[USER_STREAM_READY], app[MARKET_DATA_READY] = bus.user_ready, lambda: mirror.ready
     _serve_public(app, marketdata, hub, feed, conns)
+    app[BINANCE_STREAMS], app[USER_STREAMS] = binance, users
 
     def announce(kind: str, value: str) -> None:  # a removal here, for the other gateways' caches
         bus.notify_accounts(f"{kind}:{value}".encode())

@@ -4,6 +4,7 @@ The composition root (exchange/app/) fills them; which exist depends on the role
 - all roles: SETTINGS, VENUE, METRICS, READS, CRASHED;
 - ``all`` and ``engine`` (the engine runs here): ENGINE;
 - ``all`` and ``gateway`` (HTTP, WebSocket and UI are served): BUS, MARKETDATA, HUB, FEED,
+  BINANCE_STREAMS, USER_STREAMS,
   WS_CONNS, ACCOUNTS (set when its lifetime opens it), USER_LIMITER, AUTH_LIMITER, CHART_PATH,
   BINANCE_SYMBOLS, BINANCE_LIMITS,
   and DEMO_BOT when the liquidity bot runs;
@@ -27,7 +28,9 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.service.reads import Reads
 from exchange.store.accounts import Accounts
 from exchange.web.binance.limits import BinanceLimits
+from exchange.web.binance.streams import BinanceStreams
 from exchange.web.binance.symbols import Symbols
+from exchange.web.binance.user_stream import UserStreams
 from exchange.web.ws.feed import Feed
 from exchange.web.ws.hub import Hub
 
@@ -47,6 +50,10 @@ AUTH_LIMITER = web.AppKey("auth_limiter", TokenBucketLimiter)
 CRASHED = web.AppKey("crashed", list[BaseException])
 HUB = web.AppKey("hub", Hub)
 FEED = web.AppKey("feed", Feed)
+#: The Binance market streams, a renderer of FEED (web/binance/streams.py).
+BINANCE_STREAMS = web.AppKey("binance_streams", BinanceStreams)
+#: The WebSocket API's user data stream, a renderer of FEED (web/binance/user_stream.py).
+USER_STREAMS = web.AppKey("user_streams", UserStreams)
 #: Open web.ws.handler.Connection objects (typed loosely: the handler imports this module).
 WS_CONNS: web.AppKey[set[Any]] = web.AppKey("ws_conns", set)
 #: Reads of engine state: local in ``--role all|engine``, over the bus in ``--role gateway``.

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from exchange.web import account_api, ops, pages, public_api, trading_api
 from exchange.web.binance.routes import setup_binance_routes
+from exchange.web.binance.ws_routes import setup_binance_ws
 from exchange.web.ws import handler as ws
 
 V1 = "/api/v1"
@@ -20,6 +21,7 @@ def setup_routes(app: web.Application, *, public: bool = True) -> None:
     if not public:
         return
     r.add_get("/ws", ws.ws_handler)
+    setup_binance_ws(app)  # /binance/ws, /binance/stream, /ws-api/v3
     r.add_get(f"{V1}/time", public_api.server_time)
     r.add_get(f"{V1}/markets", public_api.markets)
     r.add_get(f"{V1}/assets", public_api.assets)

@@ -27,14 +27,14 @@ def masked_text_frame(payload: bytes) -> bytes:
 class StalledReader:
     """Connects with a tiny receive buffer, subscribes, and then reads nothing at all."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, path: str = "/ws") -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         self.sock.settimeout(5)
         self.sock.connect((host, port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         head = b""

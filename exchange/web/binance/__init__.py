@@ -8,7 +8,11 @@ base URLs changed (docs/BINANCE.md). This package owns what is Binance's and not
 - ``params``: Binance's parameters (query string and form body) read strictly, with its codes;
 - ``auth``: Binance's signed requests (``X-MBX-APIKEY``, ``timestamp``, ``recvWindow``) and the
   request-weight and order-count limits it announces;
-- ``public``, ``trading``: the REST handlers under ``/api/v3``; ``routes`` their table.
+- ``public``, ``trading``: the REST handlers under ``/api/v3``; ``routes`` their table;
+- ``stream_names``, ``stream_frames``, ``streams``, ``stream_socket``: the market streams under
+  ``/binance`` (``/binance/ws``, ``/binance/stream``), rendered from the one feed;
+- ``ws_api*``: the WebSocket API at ``/ws-api/v3``; ``user_stream`` its user data stream;
+  ``ws_routes`` the WebSocket routes.
 
 The rules stay where they are: the engine decides, the error catalogue (web/errors.py) holds each
 error's Binance answer, the signing (exchange/signing.py) is shared with the native API.

@@ -17,6 +17,7 @@ The key is the same API key the native API takes (``POST /api/v1/apikeys``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -141,7 +142,8 @@ def endpoint(weight: Weight) -> Callable[[Handler], Callable[[web.Request], Awai
             body = orjson.dumps(data)
             return web.Response(body=body, content_type="application/json", headers=call.headers | headers)
 
-        route.__name__ = route.__qualname__ = handler.__name__
+        # __wrapped__ too: the WebSocket API calls the handler itself (ws_api_methods.py)
+        functools.update_wrapper(route, handler)
         return route
 
     return wrap

@@ -13,7 +13,7 @@ It runs as a bus listener after ``MarketData.apply``, so update ids and candles 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -28,7 +28,7 @@ from exchange.domain.events import (
     TradeExecuted,
 )
 from exchange.domain.markets import Market
-from exchange.service.marketdata import INTERVALS, MarketData
+from exchange.service.marketdata import INTERVALS, Kline, MarketData
 from exchange.web.wire import fill_json, levels_json, order_json, ticker_json
 from exchange.web.ws.hub import Hub
 
@@ -40,7 +40,16 @@ def frame(stream: str, data: dict[str, Any]) -> bytes:
     return orjson.dumps({"stream": stream, "data": data})
 
 
-class _Merge:
+class Renderer(Protocol):
+    """Another face's streams (the Binance face), fed the same events by this feed and flushed
+    with it, publishing to the same hub: one market data, one fan-out."""
+
+    def apply(self, events: Sequence[Event]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class DepthMerge:
     """Depth diffs of one market waiting for the next 100 ms flush."""
 
     __slots__ = ("first", "last", "bids", "asks", "ts")
@@ -52,14 +61,46 @@ class _Merge:
         self.asks: dict[int, int] = {}
         self.ts = 0
 
+    @staticmethod
+    def add(merges: dict[str, DepthMerge], e: BookChanged, uid: int) -> None:
+        """Merge diff ``e`` (update id ``uid``) into its market's window, opening it if needed."""
+        merge = merges.get(e.symbol)
+        if merge is None:
+            merge = merges[e.symbol] = DepthMerge(uid)
+        merge.last, merge.ts = uid, e.ts
+        merge.bids.update(e.bids)
+        merge.asks.update(e.asks)
+
+
+def candles_to_send(
+    md: MarketData, sent: dict[tuple[str, str], int], symbol: str, interval: str
+) -> list[tuple[Kline, bool]]:
+    """After a trade: the current candle (not closed), preceded, when the trade opened a new
+    one, by the previous candle once more as closed. ``sent`` remembers each series' last start."""
+    candles = md.klines(symbol, interval, None, None, 2)
+    previous = sent.get((symbol, interval))
+    sent[(symbol, interval)] = candles[-1].start
+    out = [(k, False) for k in candles[-1:]]
+    if len(candles) == 2 and candles[0].start == previous:
+        out.insert(0, (candles[0], True))
+    return out
+
 
 class Feed:
-    def __init__(self, venue: Venue, marketdata: MarketData, hub: Hub, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        marketdata: MarketData,
+        hub: Hub,
+        clock: Callable[[], int],
+        renderers: Sequence[Renderer] = (),
+    ) -> None:
         self.venue = venue
+        self.renderers = renderers
         self.md = marketdata
         self.hub = hub
         self.clock = clock
-        self._merges: dict[str, _Merge] = {}
+        self._merges: dict[str, DepthMerge] = {}
         self._best: dict[str, tuple[Any, Any]] = {}
         self._candle: dict[tuple[str, str], int] = {}
 
@@ -85,7 +126,13 @@ class Feed:
                     self._trade(trade)
         for symbol in traded:
             self._after_trades(symbol, events[-1].ts)
+        self._render(events)
         self.hub.flush()
+
+    def _render(self, events: Sequence[Event]) -> None:
+        """The other faces' streams, from the same events, before the one flush."""
+        for renderer in self.renderers:
+            renderer.apply(events)
 
     def _on_book(self, e: BookChanged) -> None:
         if self.hub.watching(e.symbol):
@@ -102,12 +149,7 @@ class Feed:
             data = {"e": "depth", "E": e.ts, "s": e.symbol, "U": uid, "u": uid,
                     "b": levels_json(e.bids, m), "a": levels_json(e.asks, m)}  # fmt: skip
             self.hub.publish(topic, frame(topic, data))
-        merge = self._merges.get(e.symbol)
-        if merge is None:
-            merge = self._merges[e.symbol] = _Merge(uid)
-        merge.last, merge.ts = uid, e.ts
-        merge.bids.update(e.bids)
-        merge.asks.update(e.asks)
+        DepthMerge.add(self._merges, e, uid)
         self._book_ticker(e.symbol, m, uid, e.ts)
 
     def _book_ticker(self, symbol: str, m: Market, uid: int, ts: int) -> None:
@@ -147,13 +189,7 @@ class Feed:
                 self._kline(topic, symbol, interval, m, ts)
 
     def _kline(self, topic: str, symbol: str, interval: str, m: Market, ts: int) -> None:
-        candles = self.md.klines(symbol, interval, None, None, 2)
-        previous = self._candle.get((symbol, interval))
-        self._candle[(symbol, interval)] = candles[-1].start
-        for k in candles:
-            closed = k is not candles[-1]
-            if closed and k.start != previous:
-                continue  # only re-send the previous candle once, as closed, when a new one opens
+        for k, closed in candles_to_send(self.md, self._candle, symbol, interval):
             price = m.price.format
             data = {"e": "kline", "E": ts, "s": symbol, "k": {
                 "t": k.start, "T": k.end, "i": interval, "o": price(k.open), "h": price(k.high),
@@ -173,6 +209,8 @@ class Feed:
                     "b": levels_json(sorted(merge.bids.items(), reverse=True), m),
                     "a": levels_json(sorted(merge.asks.items()), m)}  # fmt: skip
             self.hub.publish(topic, frame(topic, data))
+        for renderer in self.renderers:
+            renderer.flush()
         self.hub.flush()
 
     def snapshot(self, symbol: str, stream: str) -> bytes:

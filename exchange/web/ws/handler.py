@@ -4,26 +4,23 @@ Reads happen only in the handler task; every write (answers, snapshots, stream f
 through the connection's bounded outbox (web/ws/outbox.py), written at once when the socket
 keeps up or else by the connection's writer task, so frames keep their order and the engine
 never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
-``RATE`` requests per second (burst ``BURST``); past them a request gets an error answer, and a
-client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
+``RATE`` requests per second (burst ``BURST``, web/ws/socket.py); past them a request gets an
+error answer, and a client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
 20 s and drops peers that stop answering; shutdown closes every socket with 1001.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from exchange import signing
 from exchange.clock import monotonic, now_ms
-from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web import orders
 from exchange.web.auth import session_from_cookie
 from exchange.web.errors import ApiError, invalid, rate_limited
@@ -31,17 +28,16 @@ from exchange.web.keys import (
     ACCOUNTS,
     FEED,
     HUB,
-    SETTINGS,
     USER_LIMITER,
     USER_STREAM_READY,
     VENUE,
     WS_CONNS,
 )
-from exchange.web.ws.outbox import Outbox, ws_frame
+from exchange.web.ws.outbox import ws_frame
+from exchange.web.ws.socket import OutboxSocket, prepared
 from exchange.web.ws.streams import PRIVATE, parse_stream
 
 MAX_STREAMS = 100
-RATE, BURST, ABUSE = 50.0, 100, 200
 
 
 class WsRequest(msgspec.Struct):
@@ -53,7 +49,7 @@ class WsRequest(msgspec.Struct):
 _decode_request = msgspec.json.Decoder(WsRequest).decode
 
 
-class Connection:
+class Connection(OutboxSocket):
     def __init__(
         self,
         app: web.Application,
@@ -61,35 +57,9 @@ class Connection:
         transport: asyncio.Transport,
         user_id: int | None,
     ) -> None:
-        self.app = app
-        self.ws = ws
+        super().__init__(app, ws, transport)
         self.user_id = user_id
         self.streams: dict[str, str] = {}  # stream name -> hub topic
-        settings = app[SETTINGS]
-
-        def write(data: bytes) -> None:
-            if not ws.closed and not transport.is_closing():
-                transport.write(data)
-
-        self.outbox = Outbox(
-            settings.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
-        )
-        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
-        self.refused = 0
-
-    # -- writing ---------------------------------------------------------------------------
-    def send(self, data: dict[str, Any]) -> None:
-        self.outbox.offer(ws_frame(orjson.dumps(data)))
-        self.outbox.flush()
-
-    def _evict(self) -> None:
-        # The hub drops this outbox from every topic itself, after its publish loop.
-        asyncio.get_running_loop().create_task(self.close(WSCloseCode.POLICY_VIOLATION, "slow consumer"))
-
-    async def close(self, code: int, reason: str) -> None:
-        self.outbox.close()
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=reason.encode())
 
     # -- reading ---------------------------------------------------------------------------
     async def on_text(self, text: str) -> None:
@@ -98,12 +68,9 @@ class Connection:
         except msgspec.DecodeError as exc:
             self._error(None, invalid(f"bad message: {exc}"))
             return
-        wait = self.limiter.check(0, monotonic())
+        wait = await self.throttled()
         if wait:
-            self.refused += 1
             self._error(req.id, rate_limited(wait, "too many messages; slow down"))
-            if self.refused >= ABUSE:
-                await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
             return
         try:
             result = await self._dispatch(req)
@@ -113,6 +80,9 @@ class Connection:
         self.send({"id": req.id, "result": result})
         if req.method == "SUBSCRIBE":
             self._snapshots(req)
+
+    def on_binary(self) -> None:
+        self.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": "send text frames"}})
 
     def _error(self, req_id: int | str | None, err: ApiError) -> None:
         self.send({"id": req_id, "error": err.ws_body()})
@@ -219,12 +189,6 @@ def _stream_list(raw: msgspec.Raw) -> list[str]:
     return names
 
 
-def _cap_send_buffer(request: web.Request, size: int) -> None:
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if size and sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-
-
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or urlsplit(origin).netloc == request.host
@@ -234,29 +198,8 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError("FORBIDDEN", "cross-origin WebSocket connections are refused")
     session = session_from_cookie(request)
-    limit = request.app[SETTINGS].ws_writer_limit
-    ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024, writer_limit=limit)
-    await ws.prepare(request)
-    app = request.app
-    _cap_send_buffer(request, app[SETTINGS].ws_sndbuf)
-    transport = request.transport
-    assert transport is not None
-    conn = Connection(app, ws, transport, session.user_id if session else None)
-    app[WS_CONNS].add(conn)
-    writer = asyncio.create_task(conn.outbox.pump())
-    try:
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                await conn.on_text(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                conn.send({"id": None, "error": {"code": "INVALID_REQUEST", "message": "send text frames"}})
-    finally:
-        app[HUB].drop(conn.outbox)
-        app[WS_CONNS].discard(conn)
-        conn.outbox.close()
-        writer.cancel()
-        with contextlib.suppress(BaseException):
-            await writer
+    ws, transport = await prepared(request)
+    await Connection(request.app, ws, transport, session.user_id if session else None).serve()
     return ws
 
 
