@@ -9,23 +9,12 @@ import ccxt
 import ccxt.async_support as accxt
 import pytest
 
+from tests.binance.ccxt_setup import binance
 from tests.binance.conftest import Server, User
-
-OPTIONS = {"fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": ["spot"]}}
 
 
 def configure(kind: Any, server: Server, user: User | None) -> Any:
-    base = server.url + "/api/v3"
-    ex = kind({
-        "apiKey": user.api_key if user else None, "secret": user.secret if user else None,
-        "enableRateLimit": False, "urls": {"api": {"public": base, "private": base}}, "options": OPTIONS,
-    })  # fmt: skip
-    # Safety net: every other API URL ccxt knows points here too, so a call the three options
-    # should have avoided fails locally (404) instead of leaving 127.0.0.1.
-    for key, value in list(ex.urls["api"].items()):
-        if key not in ("public", "private") and isinstance(value, str):
-            ex.urls["api"][key] = f"{server.url}/elsewhere/{key}"
-    return ex
+    return binance(kind, server.url, user.api_key if user else None, user.secret if user else None)
 
 
 @pytest.fixture(scope="module")

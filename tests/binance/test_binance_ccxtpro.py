@@ -20,10 +20,10 @@ import pytest
 
 from exchange.client import Client, ExchangeError
 from tests.binance.binance_ws_server import base_url, trader
+from tests.binance.ccxt_setup import OPTIONS
 from tests.waiting import until
 
 __all__ = ["base_url"]  # the module's server fixture
-OPTIONS = {"fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": ["spot"]}}
 SYMBOL = "SOL/USDC"
 
 

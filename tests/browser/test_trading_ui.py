@@ -13,10 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import pytest
 from playwright.sync_api import expect
 
 from exchange.client import Client
+from tests.binance.ccxt_setup import binance
 from tests.browser.conftest import PASSWORD, LiveServer, Watch, onramp, signup, watch
 from tests.waiting import until_sync
 
@@ -259,3 +261,25 @@ def test_form_helpers_history_tabs_and_a_logout_login_cycle(traders: Any, live_s
     expect(page.locator("#nav-user")).to_have_text("henry_ui")
     assert page.url.endswith("/trade/SOL_USDC")
     shows(page.locator('#balances tr[data-asset="SOL"] td.available'), "0.499")  # 0.5 less the 0.2% taker fee
+
+
+def test_orders_of_ccxt_on_the_binance_face_show_in_the_ui_and_the_ui_orders_in_ccxt(traders: Any) -> None:
+    """One account, two faces: a bot's ccxt order appears live in its owner's open orders, and an
+    order placed in the browser is one of the bot's open orders."""
+    ivan = traders("ivan_ui")
+    page = ivan.page
+    page.goto(f"{ivan.base}/account")
+    page.click("#create-key")
+    key = page.locator("#new-key .api-key").inner_text().strip()
+    secret = page.locator("#new-key .secret").inner_text().strip()
+    onramp(page, ivan.base, "USDC", "5000")
+    ivan.open_market("ETH_USDC")
+    bot = binance(ccxt.binance, ivan.base, key, secret)
+    placed = bot.create_order("ETH/USDC", "limit", "buy", 0.25, 1234.5)
+    expect(page.locator(f'#open-orders tr[data-order-id="{placed["id"]}"]')).to_have_count(1)
+    ivan.place("buy", "1200.00", "0.5")
+    rows = page.locator("#open-orders tr[data-order-id]")
+    expect(rows).to_have_count(2)
+    from_ui = {o["id"] for o in bot.fetch_open_orders("ETH/USDC")} - {placed["id"]}
+    assert len(from_ui) == 1
+    expect(page.locator(f'#open-orders tr[data-order-id="{from_ui.pop()}"]')).to_have_count(1)
