@@ -56,12 +56,8 @@ class Snapshotter:
         retained_from: Callable[[], int] | None = None,
         last_seq: int = 0,
     ) -> None:
-        self.directory = directory
-        self.take = take
-        self.journal = journal
-        self.every_commands = every_commands
-        self.every_s = every_s
-        self.keep = max(1, keep)
+        self.directory, self.take, self.journal = directory, take, journal
+        self.every_commands, self.every_s, self.keep = every_commands, every_s, max(1, keep)
         #: The journal must also keep what other projections have not durably applied yet
         #: (the SQLite history): segments are dropped only below this sequence too.
         self.retained_from = retained_from

@@ -49,6 +49,14 @@ class Trader:
         page.fill("#quantity", quantity)
         page.click("#submit-order")
 
+    def create_key(self) -> tuple[str, str]:
+        """An API key made on the account page: (key, the secret shown once)."""
+        page = self.page
+        page.goto(f"{self.base}/account")
+        page.click("#create-key")
+        key = page.locator("#new-key .api-key").inner_text().strip()
+        return key, page.locator("#new-key .secret").inner_text().strip()
+
     def close(self) -> None:
         self.seen.check()
         self.context.close()
@@ -205,10 +213,7 @@ def test_markets_page_updates_last_price_live(traders: Any, live_server: LiveSer
 def test_api_key_secret_shown_once_listed_then_revoked(traders: Any) -> None:
     grace = traders("grace_ui")
     page = grace.page
-    page.goto(f"{grace.base}/account")
-    page.click("#create-key")
-    key = page.locator("#new-key .api-key").inner_text().strip()
-    secret = page.locator("#new-key .secret").inner_text().strip()
+    key, secret = grace.create_key()
     assert len(secret) >= 32 and key
     row = page.locator(f'#api-keys tr[data-key="{key}"]')
     expect(row).to_have_count(1)
@@ -268,10 +273,7 @@ def test_orders_of_ccxt_on_the_binance_face_show_in_the_ui_and_the_ui_orders_in_
     order placed in the browser is one of the bot's open orders."""
     ivan = traders("ivan_ui")
     page = ivan.page
-    page.goto(f"{ivan.base}/account")
-    page.click("#create-key")
-    key = page.locator("#new-key .api-key").inner_text().strip()
-    secret = page.locator("#new-key .secret").inner_text().strip()
+    key, secret = ivan.create_key()
     onramp(page, ivan.base, "USDC", "5000")
     ivan.open_market("ETH_USDC")
     bot = binance(ccxt.binance, ivan.base, key, secret)

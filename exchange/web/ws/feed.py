@@ -95,11 +95,7 @@ class Feed:
         clock: Callable[[], int],
         renderers: Sequence[Renderer] = (),
     ) -> None:
-        self.venue = venue
-        self.renderers = renderers
-        self.md = marketdata
-        self.hub = hub
-        self.clock = clock
+        self.venue, self.md, self.hub, self.clock, self.renderers = venue, marketdata, hub, clock, renderers
         self._merges: dict[str, DepthMerge] = {}
         self._best: dict[str, tuple[Any, Any]] = {}
         self._candle: dict[tuple[str, str], int] = {}
