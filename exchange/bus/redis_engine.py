@@ -123,7 +123,6 @@ class RedisEngine:
     ) -> None:
         self.url, self.names, self.market_uid = url, names or Names(), market_uid
         self.lease = EngineLease(url, self.names, on_lost=self._lost(on_lost))
-        self.answer_query: QueryAnswer | None = None
         self._listeners: list[Listener] = []
         self._events: dict[str, list[tuple[int, list[Event]]]] = {}
         self._replies: dict[str, list[Reply]] = {}  # per gateway reply channel
@@ -152,8 +151,8 @@ class RedisEngine:
         await self.lease.acquire()
 
     async def start(self, answer_query: QueryAnswer) -> None:
-        """Connect (retrying with backoff until Redis answers) and create the consumer group."""
-        self.answer_query = answer_query
+        """Connect (retrying with backoff until Redis answers) and create the consumer group;
+        from then on gateways' queries are answered with ``answer_query``."""
         backoff = Backoff()
         while True:
             try:
@@ -162,8 +161,10 @@ class RedisEngine:
             except connection_errors() as exc:
                 log.warning("Redis at %s does not answer (%s); retrying", self.url, exc)
                 await backoff.wait()
-        self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-engine-flush"),
-                       asyncio.create_task(self._query_loop(), name="redis-engine-queries")]  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="redis-engine-flush"),
+            asyncio.create_task(self._query_loop(answer_query), name="redis-engine-queries"),
+        ]
 
     async def _connect(self) -> None:
         client = connect(self.url)
@@ -366,7 +367,7 @@ class RedisEngine:
         fail with ``Unavailable``). Waits again while a lost connection is being restored."""
         await self._queries_ready.wait()
 
-    async def _query_loop(self) -> None:
+    async def _query_loop(self, answer: QueryAnswer) -> None:
         backoff = Backoff()
         while True:
             client = pubsub = None
@@ -377,7 +378,7 @@ class RedisEngine:
                 backoff.reset()
                 async for message in pubsub.listen():
                     if message["type"] == "message":
-                        asyncio.get_running_loop().create_task(self._query(message["data"]))
+                        asyncio.get_running_loop().create_task(self._query(message["data"], answer))
                     elif message["type"] == "subscribe":
                         self._queries_ready.set()
             except connection_errors():
@@ -387,16 +388,14 @@ class RedisEngine:
                 await close_quietly(pubsub, client)
             await backoff.wait()
 
-    async def _query(self, data: bytes) -> None:
+    async def _query(self, data: bytes, answer: QueryAnswer) -> None:
         try:
             q = decode_query(data)
         except msgspec.DecodeError:
             log.error("dropping an undecodable query")
             return
         try:
-            if self.answer_query is None:
-                raise RuntimeError("this engine answers no queries")
-            result = await self.answer_query(q.kind, bytes(q.args))
+            result = await answer(q.kind, bytes(q.args))
             reply = QueryReply(q.request_id, msgspec.Raw(encoder.encode(result)))
         except Exception as exc:
             log.exception("query %s failed", q.kind)
