@@ -48,6 +48,21 @@ def _pin_local(urls: dict[str, Any], base: str, ws: str, keep: tuple[str, ...]) 
             urls[key] = f"{ws if value.startswith('ws') else base}/elsewhere/{key}"
 
 
+def subscriptions_answered(ex: Any) -> list[object]:
+    """The ids of the server's answers to ccxt's SUBSCRIBE requests, as they arrive: ccxt reads
+    every frame through ``handle_message``, which a socket it opens later calls."""
+    answered: list[object] = []
+    handle = ex.handle_message
+
+    def spy(client: Any, message: Any) -> Any:
+        if isinstance(message, dict) and message.keys() == {"result", "id"}:
+            answered.append(message["id"])
+        return handle(client, message)
+
+    ex.handle_message = spy
+    return answered
+
+
 @pytest.fixture
 async def ex(base_url: str) -> AsyncIterator[Any]:
     async with await trader(base_url, {"USDC": "1000000", "SOL": "5000", "BTC": "1"}) as client:
@@ -102,10 +117,11 @@ async def test_watch_order_book_equals_rest_depth_after_thousands_of_orders(ex: 
 
 async def test_watch_trades_ticker_ohlcv(ex: Any, base_url: str) -> None:
     """On ETH/USDC, a book no other test of the module touches."""
+    answered = subscriptions_answered(ex)
     trades = asyncio.create_task(ex.watch_trades("ETH/USDC"))
     ticker = asyncio.create_task(ex.watch_ticker("ETH/USDC"))
     ohlcv = asyncio.create_task(ex.watch_ohlcv("ETH/USDC", "1m"))
-    await asyncio.sleep(0.3)  # the three SUBSCRIBEs are answered (a trade before them is not sent)
+    await until(lambda: len(answered) == 3)  # a trade before its SUBSCRIBE is answered is not sent
     async with await trader(base_url, {"ETH": "10"}) as maker, await trader(base_url) as taker:
         await maker.place_order("ETH_USDC", "sell", "limit", price="2000.00", quantity="1.5")
         await taker.place_order("ETH_USDC", "buy", "limit", price="2000.00", quantity="1.5")
@@ -148,10 +164,11 @@ async def test_private_watchers_see_a_fill_and_orders_go_over_the_ws_api(ex: Any
 async def test_watch_tickers_of_every_market_and_bids_asks(ex: Any, base_url: str) -> None:
     """``watch_tickers()`` reads ``!miniTicker@arr``; ``watch_bids_asks`` ``<s>@bookTicker``. On
     ETH/USDC, which only the trades test touches (at 2000.00, all of it traded)."""
+    answered = subscriptions_answered(ex)
     await ex.watch_bids_asks(["ETH/USDC"])  # the best bid and ask as of the subscription
     tickers = asyncio.create_task(ex.watch_tickers())
     bids_asks = asyncio.create_task(ex.watch_bids_asks(["ETH/USDC"]))  # the next change
-    await asyncio.sleep(0.3)  # the tickers' SUBSCRIBE is answered
+    await until(lambda: len(answered) == 2)  # bookTicker's, then the tickers' SUBSCRIBE
     async with await trader(base_url, {"ETH": "10"}) as maker, await trader(base_url) as taker:
         await maker.place_order("ETH_USDC", "sell", "limit", price="2100.00", quantity="0.5")
         await taker.place_order("ETH_USDC", "buy", "limit", price="2100.00", quantity="0.2")
