@@ -378,7 +378,8 @@ async def _measure(args: argparse.Namespace, ex: Server, fl: Server, uv: bool) -
 async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, str]]) -> Result:
     """The same runs through /api/v3 against the native route, side by side so a shared machine's
     drift falls on both: 1 client alternates a native and a Binance pair (one connection each);
-    the concurrent runs alternate Binance, native, Binance, native, each face pooled over its two."""
+    the concurrent runs alternate Binance, native, ... (``--cpu-rounds`` each), each face pooled
+    over its rounds, and each Binance round's CPU per request divided by the native round after it."""
     natives: list[AnySigner] = [Signer(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
     binances: list[AnySigner] = [BinanceSigner(f"{HOST}:{ex.port}", key, secret) for key, secret in creds]
     k, n, timing = args.users_per_client, args.clients, (args.warmup_s, args.duration)
@@ -388,8 +389,11 @@ async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, 
         seq = await _alternating(ex.port, [natives[: args.seq_users], binances[: args.seq_users]], args)
         _log(f"binance and native alternating, 1 client: {args.pairs} pairs each")
         faces = [[group[i * k : (i + 1) * k] for i in range(n)] for group in (binances, natives)]
-        rounds = [await concurrent(ex.port, ex.pid, g, *timing, floor=False) for _ in range(2) for g in faces]
+        rounds = [await concurrent(ex.port, ex.pid, g, *timing, floor=False)
+                  for _ in range(args.cpu_rounds) for g in faces]  # fmt: skip
         conc, native = _pooled(rounds[0::2], args.duration), _pooled(rounds[1::2], args.duration)
+        pairs = zip(rounds[0::2], rounds[1::2], strict=True)
+        ratios = [b["cpu_us_per_req"] / max(n["cpu_us_per_req"], 0.1) for b, n in pairs]
         _log(f"{n} clients: binance {conc['req_per_s']:.0f} req/s, native {native['req_per_s']:.0f} req/s")
     finally:
         gc.enable()
@@ -402,6 +406,8 @@ async def _binance(args: argparse.Namespace, ex: Server, creds: list[tuple[str, 
         "place_p50_vs_native": round(_at(b_place, 0.5) / _at(n_place, 0.5), 3),
         "cancel_p50_vs_native": round(_at(b_cancel, 0.5) / _at(n_cancel, 0.5), 3),
         "cpu_us_per_req_vs_native": round(conc["cpu_us_per_req"] / max(native["cpu_us_per_req"], 0.1), 3),
+        "cpu_ratio_by_round": [round(r, 3) for r in ratios],
+        "cpu_ratio_median": round(statistics.median(ratios), 3),
     }  # fmt: skip
 
 
@@ -466,6 +472,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--users-per-client", type=int, default=USERS_PER_CLIENT, help="200 req/s each")
     p.add_argument("--duration", type=float, default=5.0, help="timed seconds, concurrent")
     p.add_argument("--warmup-s", type=float, default=1.0, help="untimed seconds first, concurrent")
+    p.add_argument("--cpu-rounds", type=int, default=4,
+                   help="--api binance: concurrent rounds per face, alternating")  # fmt: skip
     p.add_argument("--server-args", default="", help='extra server options, e.g. "--fsync off"')
     p.add_argument("--plot", type=Path, default=RESULTS / "rest_latency.png")
     p.add_argument("--no-plot", action="store_true")
