@@ -9,10 +9,9 @@ from exchange.web import ops, pages
 from exchange.web.binance.routes import setup_binance_routes
 from exchange.web.binance.ws_routes import setup_binance_ws
 from exchange.web.keys import OPERATIONS as OPERATION_TABLE
+from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS
 from exchange.web.ws import handler as ws
-
-V1 = "/api/v1"
 
 
 def setup_routes(app: web.Application, *, public: bool = True) -> None:
