@@ -1,4 +1,4 @@
-"""Helpers every handler shares: JSON answers, query parameters, and the trip to the engine."""
+"""Helpers every handler shares: JSON answers, the market a request names, the trip to the engine."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from exchange.domain.reasons import Reason
 from exchange.service.marketdata import MarketData
 from exchange.web.errors import ApiError, bus_error, engine_timeout, invalid, unavailable
 from exchange.web.keys import BUS, MARKET_DATA_READY, MARKETDATA, VENUE
+from exchange.web.queries import SymbolQuery
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -43,35 +44,11 @@ def market_of(app: web.Application, symbol: str | None, alias: str | None = None
     return m
 
 
-def query_market(request: web.Request, *, required: bool = True) -> Market | None:
-    q = request.query
-    if not required and "symbol" not in q and "market" not in q:
+def query_market(app: web.Application, query: SymbolQuery, *, required: bool = True) -> Market | None:
+    """The market a query names (``symbol`` or ``market``); None when optional and absent."""
+    if not required and query.symbol is None and query.market is None:
         return None
-    return market_of(request.app, q.get("symbol"), q.get("market"))
-
-
-def query_int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 16 or not lo <= int(raw) <= hi:
-        raise invalid(f"{name} must be an integer from {lo} to {hi}")
-    return int(raw)
-
-
-def query_window(request: web.Request) -> tuple[int | None, int | None]:
-    """``startTime`` and ``endTime`` (ms), either may be absent; 400 if start is after end."""
-    start = query_int(request, "startTime", None, 0, 2**53)
-    end = query_int(request, "endTime", None, 0, 2**53)
-    if start is not None and end is not None and start > end:
-        raise invalid("startTime must not be after endTime")
-    return start, end
-
-
-def query_limit(request: web.Request, default: int = 100) -> int:
-    limit = query_int(request, "limit", default, 1, 1000)
-    assert limit is not None
-    return limit
+    return market_of(app, query.symbol, query.market)
 
 
 async def execute(app: web.Application, command: AnyCommand) -> list[Event]:

@@ -6,7 +6,7 @@ The composition root (exchange/app/) fills them; which exist depends on the role
 - ``all`` and ``gateway`` (HTTP, WebSocket and UI are served): BUS, MARKETDATA, HUB, FEED,
   BINANCE_STREAMS, USER_STREAMS,
   WS_CONNS, ACCOUNTS (set when its lifetime opens it), USER_LIMITER, AUTH_LIMITER, CHART_PATH,
-  BINANCE_SYMBOLS, BINANCE_LIMITS,
+  BINANCE_SYMBOLS, BINANCE_LIMITS, OPERATIONS (the native REST table routes.py registered),
   and DEMO_BOT when the liquidity bot runs;
 - ``gateway`` only: USER_STREAM_READY, MARKET_DATA_READY.
 """
@@ -31,6 +31,7 @@ from exchange.web.binance.limits import BinanceLimits
 from exchange.web.binance.streams import BinanceStreams
 from exchange.web.binance.symbols import Symbols
 from exchange.web.binance.user_stream import UserStreams
+from exchange.web.spec.declare import Operation
 from exchange.web.ws.feed import Feed
 from exchange.web.ws.hub import Hub
 
@@ -70,3 +71,5 @@ DEMO_BOT: web.AppKey[DemoBot] = web.AppKey("demo_bot")
 BINANCE_SYMBOLS = web.AppKey("binance_symbols", Symbols)
 #: The Binance face's request-weight and order-count windows (web/binance/limits.py).
 BINANCE_LIMITS = web.AppKey("binance_limits", BinanceLimits)
+#: The native REST operations registered (web/spec/operations.py); the documents describe them.
+OPERATIONS: web.AppKey[tuple[Operation, ...]] = web.AppKey("operations")

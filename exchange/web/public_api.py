@@ -10,8 +10,8 @@ from exchange.clock import now_ms
 from exchange.domain.events import TradeExecuted
 from exchange.domain.markets import Market
 from exchange.service.marketdata import INTERVALS, Kline, TradeRecord, candle_start, klines_from_trades
-from exchange.web.common import json_response, market_data, query_limit, query_market, query_window
-from exchange.web.errors import invalid
+from exchange.web import queries
+from exchange.web.common import json_response, market_data, query_market
 from exchange.web.keys import READS, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json, trade_json
 
@@ -31,9 +31,10 @@ async def server_time(request: web.Request) -> web.Response:
 
 
 async def depth(request: web.Request) -> web.Response:
-    m = query_market(request)
+    q = queries.read(request, queries.DepthQuery)
+    m = query_market(request.app, q)
     assert m is not None
-    view = market_data(request.app).depth(m.symbol, query_limit(request))
+    view = market_data(request.app).depth(m.symbol, q.limit)
     return json_response({
         "symbol": m.symbol,
         "lastUpdateId": view.last_update_id,
@@ -44,9 +45,10 @@ async def depth(request: web.Request) -> web.Response:
 
 
 async def trades(request: web.Request) -> web.Response:
-    m = query_market(request)
+    q = queries.read(request, queries.TradesQuery)
+    m = query_market(request.app, q)
     assert m is not None
-    limit, (start, end) = query_limit(request), query_window(request)
+    limit, start, end = q.limit, q.start_time, q.end_time
     if end is None:  # the newest 1,000 are in memory; older pages come from the SQLite history
         tape: list[Any] = market_data(request.app).trades(m.symbol, limit)
     else:
@@ -60,13 +62,10 @@ def record(t: TradeExecuted) -> TradeRecord:
 
 
 async def klines(request: web.Request) -> web.Response:
-    m = query_market(request)
+    q = queries.read(request, queries.KlinesQuery)
+    m = query_market(request.app, q)
     assert m is not None
-    interval = request.query.get("interval", "1m")
-    if interval not in INTERVALS:
-        raise invalid(f"interval must be one of {' '.join(INTERVALS)}")
-    start, end = query_window(request)
-    candles = await load_klines(request.app, m, interval, start, end, query_limit(request, 500))
+    candles = await load_klines(request.app, m, q.interval, q.start_time, q.end_time, q.limit)
     return json_response([
         {
             "start": k.start, "end": k.end, "open": m.price.format(k.open), "high": m.price.format(k.high),
@@ -100,6 +99,6 @@ async def tickers(request: web.Request) -> web.Response:
 
 
 async def ticker(request: web.Request) -> web.Response:
-    m = query_market(request)
+    m = query_market(request.app, queries.read(request, queries.SymbolQuery))
     assert m is not None
     return json_response(ticker_json(market_data(request.app).ticker(m.symbol, now_ms()), m))

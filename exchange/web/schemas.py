@@ -17,8 +17,37 @@ from exchange.domain.reasons import Reason
 from exchange.domain.units import Grid, InvalidNumber
 from exchange.web.errors import ApiError, invalid
 
-NONE = msgspec.Raw(b"")
 T = TypeVar("T")
+#: A decimal as a JSON string or number, kept as its exact text; null counts as absent.
+Amount = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(
+        description="a decimal string (or JSON number) on the market's grid; null counts as absent",
+        extra_json_schema={
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "maxLength": 40},
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "null"},
+            ],
+            "examples": ["101.25"],
+        },
+    ),
+]
+#: An order id: a decimal string or a JSON number; anything else finds no order (404).
+OrderIdText = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(
+        description="a decimal string (or JSON number); anything else is ORDER_NOT_FOUND",
+        extra_json_schema={
+            "anyOf": [{"type": "string", "pattern": "^[0-9]{1,19}$"}, {"type": "integer", "minimum": 1},
+                      {"type": "null"}],
+            "examples": ["7"],
+        },
+    ),
+]  # fmt: skip
+#: Absent: the field was not sent (UNSET, which the OpenAPI document leaves out of ``required``).
+Absent = msgspec.UnsetType
+ABSENT = msgspec.UNSET
 ClientOrderId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=CLIENT_ORDER_ID_MAX, pattern=CLIENT_ORDER_ID_PATTERN)
 ]
@@ -36,9 +65,9 @@ class PlaceOrderBody(Body, frozen=True):
     type: Literal["limit", "market", "LIMIT", "MARKET"]
     symbol: str | None = None
     market: str | None = None
-    price: msgspec.Raw = NONE
-    quantity: msgspec.Raw = NONE
-    quote_quantity: msgspec.Raw = NONE
+    price: Amount | Absent = ABSENT
+    quantity: Amount | Absent = ABSENT
+    quote_quantity: Amount | Absent = ABSENT
     time_in_force: Literal["GTC", "IOC", "FOK"] | None = None
     post_only: bool = False
     client_order_id: ClientOrderId | None = None
@@ -48,13 +77,13 @@ class PlaceOrderBody(Body, frozen=True):
 class OrderRefBody(Body, frozen=True):
     symbol: str | None = None
     market: str | None = None
-    order_id: msgspec.Raw = NONE
+    order_id: OrderIdText | Absent = ABSENT
     client_order_id: ClientOrderId | None = None
 
 
 class AmendOrderBody(OrderRefBody, frozen=True):
-    quantity: msgspec.Raw = NONE
-    price: msgspec.Raw = NONE
+    quantity: Amount | Absent = ABSENT
+    price: Amount | Absent = ABSENT
 
 
 class CancelAllBody(Body, frozen=True):
@@ -64,7 +93,7 @@ class CancelAllBody(Body, frozen=True):
 
 class OnrampBody(Body, frozen=True):
     asset: str
-    amount: msgspec.Raw
+    amount: Amount
 
 
 class CredentialsBody(Body, frozen=True):
@@ -87,10 +116,12 @@ def decode(kind: type[T], body: bytes) -> T:
         raise invalid(f"body is not valid JSON: {exc}") from None
 
 
-def decimal_text(raw: msgspec.Raw, field: str) -> str | None:
+def decimal_text(raw: msgspec.Raw | Absent, field: str) -> str | None:
     """The exact decimal text of a JSON string or number; None when absent or null."""
+    if raw is ABSENT:
+        return None
     data = bytes(raw)
-    if not data or data == b"null":
+    if data == b"null":
         return None
     if data[:1] == b'"':
         try:
@@ -102,7 +133,7 @@ def decimal_text(raw: msgspec.Raw, field: str) -> str | None:
     raise invalid(f"{field} must be a decimal string or number")
 
 
-def on_grid(raw: msgspec.Raw, grid: Grid, field: str) -> int | None:
+def on_grid(raw: msgspec.Raw | Absent, grid: Grid, field: str) -> int | None:
     text = decimal_text(raw, field)
     if text is None:
         return None
@@ -112,7 +143,7 @@ def on_grid(raw: msgspec.Raw, grid: Grid, field: str) -> int | None:
         raise ApiError.of(exc.reason, f"{field}: {exc.message}") from None
 
 
-def order_id(raw: msgspec.Raw) -> int | None:
+def order_id(raw: msgspec.Raw | Absent) -> int | None:
     """Ids are decimal strings (numbers accepted); anything else is simply not found."""
     text = decimal_text(raw, "orderId")
     if text is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from exchange.domain.reasons import Reason
-from exchange.web import orders
+from exchange.web import orders, queries
 from exchange.web.auth import authenticate
-from exchange.web.common import json_response, query_limit, query_market, query_window
+from exchange.web.common import json_response, query_market
 from exchange.web.errors import ApiError, invalid
 from exchange.web.keys import READS, VENUE
 from exchange.web.wire import fill_json, order_json
@@ -31,7 +31,7 @@ async def amend_order(request: web.Request) -> web.Response:
 async def cancel_all(request: web.Request) -> web.Response:
     who = await authenticate(request)
     symbol = orders.cancel_all_symbol(request.app, await request.read())
-    m = query_market(request, required=False)
+    m = query_market(request.app, queries.read(request, queries.SymbolQuery), required=False)
     if m is not None:
         if symbol is not None and symbol != m.symbol:
             raise invalid("symbol in the query and the body disagree")
@@ -41,10 +41,10 @@ async def cancel_all(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     who = await authenticate(request)
-    m = query_market(request)
+    q = queries.read(request, queries.OrderQuery)
+    m = query_market(request.app, q)
     assert m is not None
-    q = request.query
-    raw_id, coid = q.get("orderId"), q.get("clientOrderId")
+    raw_id, coid = q.order_id, q.client_order_id
     if (raw_id is None) == (coid is None):
         raise invalid("give exactly one of orderId and clientOrderId")
     oid = _int_id(raw_id) if coid is None else None
@@ -64,7 +64,7 @@ def _int_id(raw: str | None) -> int | None:
 
 async def open_orders(request: web.Request) -> web.Response:
     who = await authenticate(request)
-    m = query_market(request, required=False)
+    m = query_market(request.app, queries.read(request, queries.SymbolQuery), required=False)
     markets = request.app[VENUE].markets
     found = await request.app[READS].open_orders(who.user_id, m.symbol if m else None)
     return json_response([order_json(s, markets[s.symbol]) for s in reversed(found)])
@@ -73,8 +73,9 @@ async def open_orders(request: web.Request) -> web.Response:
 async def order_history(request: web.Request) -> web.Response:
     """Closed orders, newest first (service/reads.py: memory, then the SQLite history)."""
     who = await authenticate(request)
-    m = query_market(request, required=False)
-    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), query_window(request)
+    q = queries.read(request, queries.HistoryQuery)
+    m = query_market(request.app, q, required=False)
+    symbol, limit, start, end = m.symbol if m else None, q.limit, q.start_time, q.end_time
     found = await request.app[READS].closed_orders(who.user_id, symbol, limit, start, end)
     markets = request.app[VENUE].markets
     return json_response([order_json(s, markets[s.symbol]) for s in found])
@@ -83,8 +84,9 @@ async def order_history(request: web.Request) -> web.Response:
 async def fills(request: web.Request) -> web.Response:
     """The caller's fills, newest first (as above)."""
     who = await authenticate(request)
-    m = query_market(request, required=False)
-    symbol, limit, (start, end) = m.symbol if m else None, query_limit(request), query_window(request)
+    q = queries.read(request, queries.HistoryQuery)
+    m = query_market(request.app, q, required=False)
+    symbol, limit, start, end = m.symbol if m else None, q.limit, q.start_time, q.end_time
     found = await request.app[READS].fills(who.user_id, symbol, limit, start, end)
     venue = request.app[VENUE]
     return json_response([fill_json(f, venue.markets[f.order.symbol], venue.assets) for f in found])

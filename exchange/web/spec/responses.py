@@ -1,0 +1,196 @@
+"""The JSON the native REST API answers, as msgspec Structs: the OpenAPI document's response
+schemas are generated from them.
+
+The handlers build these answers as dicts in web/wire.py, which the WebSocket feed, the pages
+and the Binance face share and spread into their own shapes; these Structs describe them. They
+forbid unknown fields, so tests/web/test_openapi.py decodes real answers of a live server with
+``msgspec.convert(..., strict=True)`` into them: a field added, renamed, retyped or made
+nullable in wire.py without its Struct here fails that test.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import msgspec
+
+from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.domain.events import OrderStatus, Role
+
+Decimal = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$", description="a decimal string, padded to its grid",
+                 examples=["99.50"]),
+]  # fmt: skip
+SignedDecimal = Annotated[
+    str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]+)?$", description="a decimal string that may be negative")
+]
+Id = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$", description="a decimal string", examples=["7"])]
+Millis = Annotated[int, msgspec.Meta(ge=0, description="ms since the Unix epoch", examples=[1700000000000])]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Level = tuple[Decimal, Decimal]
+
+if TYPE_CHECKING:
+    Status = str
+else:  # a refused order is answered with an error, never with a REJECTED order (docs/API.md)
+    Status = Literal[tuple(s.value for s in OrderStatus if s is not OrderStatus.REJECTED)]
+
+
+class Answer(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
+    pass
+
+
+class ErrorBody(Answer, frozen=True):
+    """Every error answer (web/errors.py ``ApiError.body``); ``code`` is the catalogue's."""
+
+    code: Annotated[str, msgspec.Meta(pattern=r"^[A-Z_]+$", examples=["INSUFFICIENT_FUNDS"])]
+    message: Annotated[str, msgspec.Meta(examples=["available USDC does not cover the hold"])]
+
+
+class ServerTime(Answer, frozen=True):
+    server_time: Millis
+
+
+class MarketInfo(Answer, frozen=True):
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    max_price: Decimal
+    max_qty: Decimal
+    maker_fee: Decimal
+    taker_fee: Decimal
+    base_decimals: Count
+    quote_decimals: Count
+    price_precision: Count
+    quantity_precision: Count
+    status: Annotated[str, msgspec.Meta(examples=["TRADING"])]
+
+
+class AssetInfo(Answer, frozen=True):
+    asset: str
+    decimals: Count
+
+
+class Depth(Answer, frozen=True):
+    symbol: str
+    last_update_id: Count
+    bids: list[Level]
+    asks: list[Level]
+    timestamp: Count
+
+
+class Trade(Answer, frozen=True):
+    id: Id
+    price: Decimal
+    quantity: Decimal
+    quote_quantity: Decimal
+    timestamp: Millis
+    is_buyer_maker: bool
+
+
+class Kline(Answer, frozen=True):
+    start: Millis
+    end: Millis
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trades: Count
+
+
+class Ticker(Answer, frozen=True):
+    symbol: str
+    last_price: Decimal | None
+    open: Decimal | None
+    high: Decimal | None
+    low: Decimal | None
+    volume: Decimal
+    quote_volume: Decimal
+    price_change: SignedDecimal | None
+    price_change_percent: SignedDecimal | None
+    trades: Count
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+
+
+class Fill(Answer, frozen=True):
+    trade_id: Id
+    order_id: Id
+    symbol: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    quote_quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    role: Role
+    timestamp: Millis
+
+
+class Order(Answer, frozen=True):
+    order_id: Id
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    price: Decimal | None
+    quantity: Decimal | None
+    executed_qty: Decimal
+    executed_quote_qty: Decimal
+    status: Status
+    post_only: bool
+    self_trade_prevention: SelfTradePrevention
+    fills: list[Fill]
+    created_at: Millis
+    updated_at: Millis
+    #: Only on a market buy by quoteQuantity.
+    quote_quantity: Decimal | msgspec.UnsetType = msgspec.UNSET
+
+
+class Session(Answer, frozen=True):
+    """Signup and login; the session itself is the ``session`` cookie they set."""
+
+    username: str
+    csrf_token: str
+
+
+class Me(Answer, frozen=True):
+    username: str
+    #: null for a signed request (no session, so no CSRF token).
+    csrf_token: str | None
+
+
+class LoggedOut(Answer, frozen=True):
+    ok: Literal[True]
+
+
+class ApiKeyCreated(Answer, frozen=True):
+    api_key: Annotated[str, msgspec.Meta(pattern=r"^ak_[0-9a-f]{32}$")]
+    #: Shown once, never again.
+    secret: str
+
+
+class ApiKeyInfo(Answer, frozen=True):
+    api_key: str
+    created_at: Millis
+
+
+class ApiKeyRevoked(Answer, frozen=True):
+    api_key: str
+    revoked: Literal[True]
+
+
+class Balance(Answer, frozen=True):
+    available: Decimal
+    locked: Decimal
+
+
+#: Every asset of the venue, zero where the user holds none.
+Balances = dict[str, Balance]
