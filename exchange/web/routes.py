@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.web import account_api, ops, pages, public_api, trading_api
+from exchange.web import account_api, docs_page, ops, pages, public_api, trading_api
 from exchange.web.binance.routes import setup_binance_routes
 from exchange.web.binance.ws_routes import setup_binance_ws
 from exchange.web.ws import handler as ws
@@ -53,3 +53,4 @@ def setup_routes(app: web.Application, *, public: bool = True) -> None:
 
     setup_binance_routes(app)  # /api/v3: the Binance-compatible face (docs/BINANCE.md)
     pages.setup_pages(app)  # /, /trade/S, /login, /signup, /account, /static, /favicon.ico
+    docs_page.setup_docs_page(app)  # /docs: the OpenAPI document in Swagger UI
