@@ -81,7 +81,7 @@ def setup_pages(app: web.Application) -> None:
     r.add_static("/static", STATIC)
 
 
-def _context(request: web.Request, page: str, session: Session | None, **extra: Any) -> dict[str, Any]:
+def page_context(request: web.Request, page: str, session: Session | None, **extra: Any) -> dict[str, Any]:
     """What every template gets; ``session``: the caller's, already read by the handler."""
     return {
         "page": page,
@@ -104,7 +104,7 @@ async def markets_page(request: web.Request) -> web.Response:
     markets = request.app[VENUE].markets
     rows = [{"market": market_json(markets[s]), **t} for s, t in _tickers(request).items()]
     return aiohttp_jinja2.render_template(
-        "markets.html", request, _context(request, "markets", session_from_cookie(request), rows=rows)
+        "markets.html", request, page_context(request, "markets", session_from_cookie(request), rows=rows)
     )
 
 
@@ -132,7 +132,7 @@ async def trade_page(request: web.Request) -> web.Response:
     data = {"market": market, "book": book, "balances": balances, "openOrders": orders,
             "signedIn": session is not None, "bookRows": page_data.BOOK_LEVELS,
             "tradeRows": page_data.TRADE_ROWS}  # fmt: skip
-    ctx = _context(
+    ctx = page_context(
         request, "trade", session, symbol=symbol, market=market, ticker=ticker, book=book, trades=trades,
         balances=balances, open_orders=orders, available=spend, page_json=page_data.script_json(data),
         fee_text=_fee_text(market), tickers=list(tickers.values()),
@@ -175,7 +175,7 @@ def _auth_page(request: web.Request, page: str) -> web.Response:
     target = _safe_next(request.query.get("next"))
     if session_from_cookie(request) is not None:
         raise web.HTTPFound(target)
-    ctx = _context(request, page, None, next=target, next_query=quote(target, safe="/"))
+    ctx = page_context(request, page, None, next=target, next_query=quote(target, safe="/"))
     return aiohttp_jinja2.render_template("auth.html", request, ctx)
 
 
@@ -189,7 +189,7 @@ async def account_page(request: web.Request) -> web.Response:
     keys = await app[ACCOUNTS].list_api_keys(session.user_id)
     key_rows = [{"apiKey": k.api_key, "createdAt": k.created_at} for k in keys]
     data = {"balances": balances}  # what static/js/account.js reads
-    ctx = _context(
+    ctx = page_context(
         request, "account", session, balances=balances, api_keys=key_rows, assets=list(venue.assets),
         onramp_limits=page_data.onramp_limits(venue), page_json=page_data.script_json(data),
     )  # fmt: skip
@@ -197,7 +197,7 @@ async def account_page(request: web.Request) -> web.Response:
 
 
 def _not_found(request: web.Request, message: str) -> web.Response:
-    ctx = _context(request, "notfound", session_from_cookie(request), message=message)
+    ctx = page_context(request, "notfound", session_from_cookie(request), message=message)
     return aiohttp_jinja2.render_template("404.html", request, ctx, status=404)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.web import ops, pages
+from exchange.web import docs_page, ops, pages
 from exchange.web.binance.routes import setup_binance_routes
 from exchange.web.binance.ws_routes import setup_binance_ws
 from exchange.web.keys import OPERATIONS as OPERATION_TABLE
@@ -33,3 +33,4 @@ def setup_routes(app: web.Application, *, public: bool = True) -> None:
 
     setup_binance_routes(app)  # /api/v3: the Binance-compatible face (docs/BINANCE.md)
     pages.setup_pages(app)  # /, /trade/S, /login, /signup, /account, /static, /favicon.ico
+    docs_page.setup_docs_page(app)  # /docs: the OpenAPI document in Swagger UI

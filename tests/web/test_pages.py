@@ -136,6 +136,22 @@ async def test_unknown_symbol_answers_a_404_page(browser: Any) -> None:
     assert "NOPE_USDC" in doc.first_class("notfound").text
 
 
+async def test_docs_page_links_both_documents_and_serves_only_its_viewer(browser: Any) -> None:
+    doc = await _page(browser, "/")
+    assert doc.by_id("nav-docs").attrs["href"] == "/docs"
+    doc = await _page(browser, "/docs")
+    assert doc.by_id("openapi-link").attrs["href"] == "/api/v1/openapi.json"
+    assert doc.by_id("asyncapi-link").attrs["href"] == "/api/v1/asyncapi.json"
+    scripts = [n.attrs.get("src") for n in doc.find_all(lambda n: n.tag == "script")]
+    assert scripts == ["/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/js/docs.js"]
+    for name, kind in (("swagger-ui-bundle.js", "text/javascript"), ("swagger-ui.css", "text/css")):
+        async with browser.get(f"/static/vendor/swagger-ui/{name}") as response:
+            assert response.status == 200 and response.content_type == kind
+    for name in ("package.json", "index.html", "..%2Fpackage.json"):  # nothing else of the package
+        async with browser.get(f"/static/vendor/swagger-ui/{name}") as response:
+            assert response.status == 404, name
+
+
 async def test_trade_without_symbol_redirects_to_the_first_market(browser: Any) -> None:
     async with browser.get("/trade", allow_redirects=False) as response:
         assert response.status == 302 and response.headers["Location"] == "/trade/SOL_USDC"
@@ -153,7 +169,7 @@ async def test_account_signed_out_redirects_to_login(browser: Any) -> None:
 
 async def test_signed_in_pages_carry_the_sessions_csrf_token(browser: Any) -> None:
     answer = await _sign_up(browser, "pageuser")
-    for path in ("/", f"/trade/{SOL}", "/account"):
+    for path in ("/", f"/trade/{SOL}", "/account", "/docs"):
         doc = await _page(browser, path)
         metas = doc.find_all(lambda n: n.tag == "meta" and n.attrs.get("name") == "csrf-token")
         assert [m.attrs["content"] for m in metas] == [answer["csrfToken"]], path
