@@ -25,6 +25,7 @@ def setup_routes(app: web.Application, *, public: bool = True) -> None:
     r.add_get(f"{V1}/time", public_api.server_time)
     r.add_get(f"{V1}/markets", public_api.markets)
     r.add_get(f"{V1}/assets", public_api.assets)
+    r.add_get(f"{V1}/limits", public_api.limits)
     r.add_get(f"{V1}/depth", public_api.depth)
     r.add_get(f"{V1}/trades", public_api.trades)
     r.add_get(f"{V1}/klines", public_api.klines)
