@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 def _limit_options(parser: argparse.ArgumentParser) -> None:
     """One option per field of ``Limits`` (generated: the CLI cannot drift from the struct)."""
     group = parser.add_argument_group(
-        "limits", "each overrides the config file's [limits] table (docs/API.md#limits)"
+        "limits", "each overrides the config file's [limits] table; what each means: docs/API.md#limits"
     )
     lifts = "benchmarks: lift every per-user, per-address and per-connection rate"
     group.add_argument("--bench-limits", action="store_true", help=lifts)
