@@ -33,7 +33,7 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, Signer
-from bench.rest import USERS_PER_CLIENT, _at, _cpu_s, _lat, _pair, _worker, setup_users
+from bench.rest import SERVER_ARGS, USERS_PER_CLIENT, _at, _cpu_s, _lat, _pair, _worker, setup_users
 from bench.ws import _authed, _get, _pump_and_probe
 from bench.ws_subscribers import Crowd, delivery
 from exchange.devtools.cluster import Cluster, serve_command, wait_healthy
@@ -161,7 +161,7 @@ async def _measure(dep: Deployment, args: argparse.Namespace) -> Result:
 
 async def _all(args: argparse.Namespace, tmp: Path) -> Result:
     port = free_port()
-    cmd = serve_command(port, tmp / "all", "--no-bot")
+    cmd = serve_command(port, tmp / "all", *SERVER_ARGS)
     with (tmp / "all.log").open("ab") as log:
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
     try:
@@ -174,7 +174,7 @@ async def _all(args: argparse.Namespace, tmp: Path) -> Result:
 
 async def _cluster(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> Result:
     ports = [free_port() for _ in range(3)]
-    cluster = Cluster(redis.url, tmp / "cluster", ports[:2], ports[2], args=["--no-bot"])
+    cluster = Cluster(redis.url, tmp / "cluster", ports[:2], ports[2], args=SERVER_ARGS)
     await asyncio.to_thread(cluster.start)
     try:
         assert cluster.engine is not None and all(g is not None for g in cluster.gateways)

@@ -220,7 +220,7 @@ def _write_journal(directory: Path, n: int) -> Result:
 async def _serve_timed(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], int, float]:
     """Spawn the server on ``data``; seconds from spawn until /healthz answers 200."""
     port = free_port()
-    cmd = serve_command(port, data, "--no-bot")
+    cmd = serve_command(port, data, *rest.SERVER_ARGS)
     started = time.perf_counter()
     proc = rest._spawn([*cmd, "--snapshot-every", "100000000"], log)
     if not await wait_ready(HOST, port, HEALTHZ, lambda: proc.poll() is None, 900.0):
@@ -296,7 +296,7 @@ async def _rest_load(port: int, pid: int, floor_port: int, args: argparse.Namesp
 
 async def _rest_mode(mode: str, floor_port: int, args: argparse.Namespace, tmp: Path) -> Result:
     port, work = free_port(), Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=tmp))
-    cmd = serve_command(port, work / "data", "--no-bot")
+    cmd = serve_command(port, work / "data", *rest.SERVER_ARGS)
     started = time.perf_counter()
     proc = rest._spawn([*cmd, *MODES[mode]], work / "server.log")
     try:

@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 
 from bench.lean_http import Connection, plain_request, wait_ready
-from bench.rest import setup_users
+from bench.rest import SERVER_ARGS, setup_users
 from bench.ws_probe import paced
 from bench.ws_subscribers import Crowd, delivery
 from exchange.devtools.cluster import serve_command
@@ -270,7 +270,8 @@ async def _metric(port: int, name: str) -> float | None:
 
 
 async def _pump_ws(maker: Ws, taker: Ws, until: float, counts: list[int]) -> None:
-    """Sell then buy, as fast as answers come, at most 45 a second per connection (limit: 50)."""
+    """Sell then buy, as fast as answers come, at most 45 a second per connection (the socket's
+    limit was 50/s when this was recorded; kept so the results stay comparable)."""
     (sell, buy), i, start = PUMP, 0, time.perf_counter()
     while (now := time.perf_counter()) < until:
         await asyncio.sleep(max(0.0, start + i / 45.0 - now))
@@ -328,7 +329,7 @@ async def _measure(args: argparse.Namespace, port: int, floor_port: int, pid: in
 async def run_once(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         port, floor_port, logs = _free_port(), _free_port(), Path(tmp)
-        cmd = serve_command(port, logs / "data", "--no-bot", *args.server_args.split())
+        cmd = serve_command(port, logs / "data", *SERVER_ARGS, *args.server_args.split())
         server = await _start(cmd, port, logs / "server.log")
         fcmd = [sys.executable, "-m", "bench.ws_floor", "--port", str(floor_port)]
         floor = await _start(fcmd, floor_port, logs / "floor.log")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
-from exchange.config import ConfigError, Settings, load_venue
+import orjson
+
+from exchange.config import ConfigError, Limits, Settings, limits_table, load_venue, read_limits
+from exchange.limits import bench_limits, describe, limits_json, replace_table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,25 +39,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-bot", action="store_true", help="demo onramp without the liquidity bot")
     serve.add_argument("--admin", action="append", default=[], help="username allowed to onramp freely")
     serve.add_argument("--queue-size", type=int, default=10_000)
-    limits = Settings()
-    serve.add_argument(
-        "--rate-per-s", type=float, default=limits.rate_per_s, help="private requests/s per user"
-    )
-    serve.add_argument("--rate-burst", type=int, default=limits.rate_burst)
-    serve.add_argument("--auth-rate-per-s", type=float, default=limits.auth_rate_per_s,
-                       help="signup/login attempts/s per address")  # fmt: skip
-    serve.add_argument("--auth-burst", type=int, default=limits.auth_burst)
-    serve.add_argument("--binance-weight-per-min", type=int, default=limits.binance_weight_per_min,
-                       help="Binance face: request weight per client address per minute")  # fmt: skip
-    serve.add_argument("--binance-orders-per-10s", type=int, default=limits.binance_orders_per_10s,
-                       help="Binance face: new orders per account per 10 s")  # fmt: skip
     serve.add_argument("--snapshot-every", type=int, default=100_000, help="commands between snapshots")
     serve.add_argument("--snapshot-seconds", type=float, default=300.0, help="seconds between snapshots")
+    _limit_options(serve)
+    limits = sub.add_parser("limits", help="print the limits (defaults, or as --config and options set them)")
+    limits.add_argument("--config", help="a venue TOML whose [limits] table applies")
+    limits.add_argument("--json", action="store_true", help="as GET /api/v1/limits answers them")
+    limits.add_argument("--write", metavar="FILE", help="rewrite the Limits table in FILE (docs/API.md)")
+    _limit_options(limits)
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
     demo.add_argument("--config", help="markets and assets TOML (default: the demo config)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--orders", type=int, default=400)
     return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of ``Limits`` (generated: the CLI cannot drift from the struct)."""
+    group = parser.add_argument_group(
+        "limits", "each overrides the config file's [limits] table; what each means: docs/API.md#limits"
+    )
+    lifts = "benchmarks: lift every per-user, per-address and per-connection rate"
+    group.add_argument("--bench-limits", action="store_true", help=lifts)
+    for lim in describe():
+        group.add_argument(f"--{lim.name.replace('_', '-')}", type=lim.type, metavar="N",
+                           help=f"{lim.unit}, default {lim.default:g}")  # fmt: skip
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    given = {lim.name: getattr(args, lim.name) for lim in describe() if getattr(args, lim.name) is not None}
+    return read_limits(args.config, {**(bench_limits() if args.bench_limits else {}), **given})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -63,9 +78,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         bus=args.bus, role=args.role, demo=args.demo, bot=args.demo and not args.no_bot,
         admins=tuple(args.admin), queue_size=args.queue_size, snapshot_every=args.snapshot_every,
         snapshot_seconds=args.snapshot_seconds, bus_timeout=args.bus_timeout, bus_prefix=args.bus_prefix,
-        rate_per_s=args.rate_per_s, rate_burst=args.rate_burst, auth_rate_per_s=args.auth_rate_per_s,
-        auth_burst=args.auth_burst, binance_weight_per_min=args.binance_weight_per_min,
-        binance_orders_per_10s=args.binance_orders_per_10s,
+        limits=_limits(args),
     )  # fmt: skip
 
 
@@ -90,11 +103,24 @@ def serve(settings: Settings) -> int:
     return 70 if app[CRASHED] else 0
 
 
+def show_limits(args: argparse.Namespace) -> int:
+    if args.write:
+        path = Path(args.write)
+        path.write_text(replace_table(path.read_text(encoding="utf-8"), limits_table()), encoding="utf-8")
+        return 0
+    limits = _limits(args)
+    json = orjson.dumps(limits_json(limits), option=orjson.OPT_INDENT_2).decode() if args.json else None
+    print(json or limits_table(limits, args.config), end="\n" if json else "")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
             return serve(_settings(args))
+        if args.command == "limits":
+            return show_limits(args)
         venue = load_venue(args.config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

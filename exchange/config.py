@@ -14,9 +14,11 @@ from typing import Any
 import msgspec
 
 from exchange.domain.markets import Asset, ConfigError, Market, grid_value
+from exchange.limits import Limits, load_limits, markdown_table
 
 __all__ = [
-    "AssetConfig", "ConfigError", "MarketConfig", "Settings", "Venue", "demo_config_path", "load_venue",
+    "AssetConfig", "ConfigError", "Limits", "MarketConfig", "Settings", "Venue", "demo_config_path",
+    "limits_table", "load_venue", "read_limits",
 ]  # fmt: skip
 
 
@@ -45,22 +47,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     snapshots_kept: int = 2
     #: Closed orders and fills per user kept in memory; older ones are read from SQLite.
     recent_history: int = 1000
-    #: Private routes: sustained requests per second per user, and the burst allowed.
-    rate_per_s: float = 200.0
-    rate_burst: int = 400
-    #: The Binance face (docs/BINANCE.md): request weight per client address per minute and new
-    #: orders per account per 10 s, announced in its exchangeInfo and enforced.
-    binance_weight_per_min: int = 6000
-    binance_orders_per_10s: int = 100
-    #: Signup/login attempts per second per client address (against password guessing).
-    auth_rate_per_s: float = 1.0
-    auth_burst: int = 10
     #: Usernames allowed to onramp without limits (and at all outside demo mode).
     admins: tuple[str, ...] = ()
-    max_body: int = 64 * 1024
-    #: WebSocket: frames a connection may have waiting before it is closed as a slow consumer,
-    #: and the bytes aiohttp buffers for it before its writer waits.
-    ws_outbox: int = 5000
+    #: Every limit a client can meet (exchange/limits.py): the CLI's options, ``[limits]`` in the file.
+    limits: Limits = msgspec.field(default_factory=Limits)
+    #: WebSocket: the bytes aiohttp buffers for a connection before its writer waits.
     ws_writer_limit: int = 256 * 1024
     #: Kernel send buffer per WebSocket (0: the kernel's autotuning, up to tcp_wmem's 4 MiB).
     #: A cap bounds memory per connection and lets a stalled reader be noticed sooner.
@@ -91,6 +82,8 @@ class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     markets: dict[str, MarketConfig]
     #: The liquidity bot's section, checked by exchange/demo/config.py (the venue ignores it).
     demo: dict[str, object] | None = None
+    #: The limits (exchange/limits.py), checked by ``read_limits`` (the venue ignores them).
+    limits: dict[str, object] | None = None
 
 
 class Venue(msgspec.Struct, frozen=True):
@@ -99,6 +92,16 @@ class Venue(msgspec.Struct, frozen=True):
     assets: dict[str, Asset]
     markets: dict[str, Market]
     onramp_limits: dict[str, int]
+
+    def onramp_caps(self) -> dict[str, str | None]:
+        """The self-service onramp cap per asset, as decimal text without atomic digits
+        (``"1000000"``, not ``"1000000.000000"``); None: no cap."""
+        out: dict[str, str | None] = {}
+        for name, asset in self.assets.items():
+            limit = self.onramp_limits.get(name)
+            text = asset.format(limit) if limit is not None else None
+            out[name] = text.rstrip("0").rstrip(".") if text is not None and "." in text else text
+        return out
 
 
 def demo_config_path() -> Path:
@@ -122,6 +125,19 @@ def load_venue(path: Path | str | None = None) -> Venue:
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return build_venue(config)
+
+
+def read_limits(path: Path | str | None, overrides: dict[str, Any]) -> Limits:
+    """The limits: the file's ``[limits]`` table (the demo config's by default), then ``overrides``."""
+    shown = str(path) if path is not None else str(demo_config_path())
+    return load_limits(read_toml(path).get("limits"), overrides, source=shown)
+
+
+def limits_table(limits: Limits | None = None, path: Path | str | None = None) -> str:
+    """The Limits table in markdown: docs/API.md's is the defaults with the demo config's onramp caps."""
+    venue = load_venue(path)
+    caps = ", ".join(f"{name} {cap}" for name, cap in venue.onramp_caps().items() if cap is not None)
+    return markdown_table(limits or Limits(), f"the asset's `onrampLimit` in the venue TOML: {caps}")
 
 
 def build_venue(config: VenueConfig) -> Venue:

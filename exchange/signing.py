@@ -25,9 +25,6 @@ import hmac
 import re
 from typing import Final, NamedTuple
 
-#: How far a request's timestamp may be from the server clock (docs/API.md: 5 s).
-DEFAULT_WINDOW_MS: Final = 5000
-
 # 19 digits keeps ``int()`` cheap and covers any ms timestamp until the year 318 million.
 _TIMESTAMP_RE: Final = re.compile(r"[0-9]{1,19}")
 
@@ -99,7 +96,7 @@ def verify(
     body: bytes | str,
     signature_header: str,
     now_ms: int,
-    window_ms: int = DEFAULT_WINDOW_MS,
+    window_ms: int,
 ) -> str | None:
     """None when the request is authentic and fresh, else a short human reason for the refusal.
 
@@ -119,7 +116,7 @@ def verify(
 
 
 def verify_ws_auth(
-    secret: str, timestamp: object, signature_param: object, now_ms: int, window_ms: int = DEFAULT_WINDOW_MS
+    secret: str, timestamp: object, signature_param: object, now_ms: int, window_ms: int
 ) -> str | None:
     """Check a WebSocket ``AUTH``'s decoded JSON ``timestamp`` (an integer) and ``signature`` params.
 
@@ -136,9 +133,6 @@ def verify_ws_auth(
 
 
 # -- the Binance-compatible face ---------------------------------------------------------------
-#: Binance's ``recvWindow``: 5000 ms unless the request says otherwise, never more than 60000.
-BINANCE_DEFAULT_RECV_WINDOW: Final = 5000
-BINANCE_MAX_RECV_WINDOW: Final = 60000
 #: Binance accepts a timestamp up to 1 s ahead of its clock (its rule: ``timestamp < now + 1000``).
 BINANCE_AHEAD_MS: Final = 1000
 _SIGNATURE: Final = b"signature="

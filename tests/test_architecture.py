@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "exchange.domain": _PURE,
     "exchange.clock": set(),
     "exchange.signing": set(),
-    "exchange.config": _PURE,
+    "exchange.limits": _PURE,
+    "exchange.config": _PURE | {"exchange.limits"},
     "exchange.store": _PURE | {"exchange.store", "exchange.clock"},
     "exchange.bus": _PURE | {"exchange.bus", "exchange.clock"},
     "exchange.service": _PURE
@@ -34,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "exchange.bus",
         "exchange.clock",
         "exchange.config",
+        "exchange.limits",
     },
     "exchange.web": _PURE
     | {
@@ -43,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "exchange.bus",
         "exchange.clock",
         "exchange.config",
+        "exchange.limits",
         "exchange.signing",
     },
     "exchange.client": {"exchange.client", "exchange.signing"},
@@ -62,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
         "exchange.__main__",
         "exchange.app",
         "exchange.config",
+        "exchange.limits",
         "exchange.demo",
         "exchange.web.keys",
     },

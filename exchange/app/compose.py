@@ -151,7 +151,7 @@ def compose_gateway(settings: Settings, venue: Venue, crashes: Crashes) -> web.A
 
 # -- parts the roles share ---------------------------------------------------------------------
 def _application(settings: Settings, venue: Venue, crashes: Crashes) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body, middlewares=[middlewares.errors])
+    app = web.Application(client_max_size=settings.limits.max_body, middlewares=[middlewares.errors])
     app[SETTINGS], app[VENUE], app[CRASHED] = settings, venue, crashes.errors
     return app
 
@@ -185,9 +185,10 @@ def _serve_public(
     """What a process serving REST, WebSocket and UI holds; every route."""
     settings = app[SETTINGS]
     app[MARKETDATA], app[HUB], app[FEED], app[WS_CONNS] = marketdata, hub, feed, conns
-    app[USER_LIMITER] = TokenBucketLimiter(settings.rate_per_s, settings.rate_burst)
-    app[AUTH_LIMITER] = TokenBucketLimiter(settings.auth_rate_per_s, settings.auth_burst)
-    app[BINANCE_SYMBOLS], app[BINANCE_LIMITS] = Symbols(app[VENUE].markets), BinanceLimits(settings)
+    limits = settings.limits
+    app[USER_LIMITER] = TokenBucketLimiter(limits.rate_per_s, limits.rate_burst)
+    app[AUTH_LIMITER] = TokenBucketLimiter(limits.auth_rate_per_s, limits.auth_burst)
+    app[BINANCE_SYMBOLS], app[BINANCE_LIMITS] = Symbols(app[VENUE].markets), BinanceLimits(limits)
     pages.setup_templates(app)
     setup_routes(app, public=True)
 

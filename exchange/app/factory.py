@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 
 from exchange.app.compose import compose_all, compose_engine, compose_gateway
 from exchange.config import ConfigError, Settings, Venue, load_venue
+from exchange.limits import load_limits
 from exchange.service.crashes import Crashes
 
 ROLES = {"all": compose_all, "engine": compose_engine, "gateway": compose_gateway}
@@ -20,5 +22,7 @@ def create_app(
     known_bus = bus == "memory" or bus.startswith(("redis://", "unix://"))
     if settings.role not in ROLES or (settings.role == "all") != (bus == "memory") or not known_bus:
         raise ConfigError("--role all runs on --bus memory; --role engine|gateway on --bus redis://HOST:PORT")
+    # Settings built in code (tests, tools) are checked as the CLI's are: bounds and the rules between limits.
+    load_limits(msgspec.structs.asdict(settings.limits), {}, source="Settings")
     compose = ROLES[settings.role]
     return compose(settings, venue or load_venue(settings.config), Crashes(stop_process=stop_on_crash))

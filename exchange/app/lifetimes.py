@@ -38,7 +38,11 @@ def accounts_lifetime(
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         kind = SharedAccounts if shared else Accounts
-        accounts = app[ACCOUNTS] = await kind.open(data_dir, notify=notify)
+        limits = settings.limits
+        accounts = app[ACCOUNTS] = await kind.open(
+            data_dir, session_ttl_ms=limits.session_lifetime_s * 1000, max_keys=limits.api_keys_per_user,
+            notify=notify,
+        )  # fmt: skip
         yield
         await accounts.close()
 

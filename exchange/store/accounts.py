@@ -41,8 +41,6 @@ from argon2.exceptions import VerifyMismatchError
 
 DB_FILE: Final = "accounts.sqlite3"
 MASTER_KEY_FILE: Final = "master.key"
-MAX_LIVE_KEYS_PER_USER: Final = 20
-DEFAULT_SESSION_TTL_MS: Final = 7 * 24 * 3600 * 1000
 _USERNAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]{3,32}")
 _PASSWORD_MIN: Final = 8
 _PASSWORD_MAX: Final = 128
@@ -280,13 +278,13 @@ class _Db:
     def delete_session(self, token_hash: str) -> None:
         self._write("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
-    def insert_api_key(self, user_id: int, api_key: str, now_ms: int) -> bool:
-        """Store a key unless the user already has the maximum of live keys (then False)."""
+    def insert_api_key(self, user_id: int, api_key: str, now_ms: int, max_keys: int) -> bool:
+        """Store a key unless the user already has ``max_keys`` live keys (then False)."""
         with self._tx() as tx:
             (live,) = tx.execute(
                 "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0", (user_id,)
             ).fetchone()
-            if live >= MAX_LIVE_KEYS_PER_USER:
+            if live >= max_keys:
                 return False
             tx.execute(
                 "INSERT INTO api_keys (api_key, user_id, created_at) VALUES (?, ?, ?)",
@@ -311,6 +309,7 @@ class Accounts:
         db: _Db,
         snapshot: _Snapshot,
         session_ttl_ms: int,
+        max_keys: int,
         notify: Callable[[str, str], None] | None,
     ) -> None:
         """Use ``Accounts.open``; this only builds the in-memory indexes from a snapshot."""
@@ -318,7 +317,7 @@ class Accounts:
         self._executor = executor
         self._db = db
         self._master_key = snapshot.master_key
-        self._session_ttl_ms = session_ttl_ms
+        self._session_ttl_ms, self._max_keys = session_ttl_ms, max_keys
         self._closed = False
         self._usernames: dict[int, str] = dict(snapshot.users)
         self._ids_by_name: dict[str, int] = {name.lower(): uid for uid, name in snapshot.users}
@@ -336,10 +335,13 @@ class Accounts:
         cls,
         data_dir: Path,
         *,
-        session_ttl_ms: int = DEFAULT_SESSION_TTL_MS,
+        session_ttl_ms: int,
+        max_keys: int,
         notify: Callable[[str, str], None] | None = None,
     ) -> Self:
-        """Open (creating if needed) the store under ``data_dir`` and load its indexes into memory;
+        """Open (creating if needed) the store under ``data_dir`` and load its indexes into memory.
+        A session lasts ``session_ttl_ms``, a user has at most ``max_keys`` live API keys (both
+        ``Limits``, exchange/limits.py);
         ``notify(kind, value)`` is told of each removal (``"session"``, token hash, or ``"key"``,
         API key), for the other processes that cache them (store/shared_accounts.py)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accounts")
@@ -348,7 +350,7 @@ class Accounts:
         except BaseException:
             executor.shutdown(wait=False)  # the worker is done or finishing; never block the loop
             raise
-        return cls(executor, db, snapshot, session_ttl_ms, notify)
+        return cls(executor, db, snapshot, session_ttl_ms, max_keys, notify)
 
     async def close(self) -> None:
         """Close the database and stop the worker thread; calling it twice is harmless."""
@@ -438,9 +440,9 @@ class Accounts:
         if user_id not in self._usernames:
             raise AccountError("UNAUTHORIZED", "unknown user")
         api_key = "ak_" + secrets.token_hex(16)
-        if not await self._run(self._db.insert_api_key, user_id, api_key, now_ms):
+        if not await self._run(self._db.insert_api_key, user_id, api_key, now_ms, self._max_keys):
             raise AccountError(
-                "INVALID_REQUEST", f"at most {MAX_LIVE_KEYS_PER_USER} API keys per user: revoke one first"
+                "INVALID_REQUEST", f"at most {self._max_keys} API keys per user: revoke one first"
             )
         self._remember_key(user_id, api_key, now_ms)
         return api_key, self._keys[api_key][1]
@@ -475,5 +477,6 @@ class Accounts:
             assert self._usernames.get(session.user_id) == session.username, "session of an unknown user"
         by_user = {(uid, key) for uid, keys in self._keys_by_user.items() for key in keys}
         assert by_user == {(uid, key) for key, (uid, _) in self._keys.items()}, "key indexes drifted"
-        for uid, keys in self._keys_by_user.items():
-            assert uid in self._usernames and len(keys) <= MAX_LIVE_KEYS_PER_USER, f"user {uid} keys"
+        # Not ``len(keys) <= max_keys``: an operator may lower the limit below what users hold.
+        for uid in self._keys_by_user:
+            assert uid in self._usernames, f"user {uid} keys"

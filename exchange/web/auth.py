@@ -16,7 +16,7 @@ from exchange import signing
 from exchange.clock import monotonic, now_ms
 from exchange.store.accounts import Session
 from exchange.web.errors import ApiError, rate_limited
-from exchange.web.keys import ACCOUNTS, USER_LIMITER
+from exchange.web.keys import ACCOUNTS, SETTINGS, USER_LIMITER
 
 SESSION_COOKIE = "session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,7 +51,7 @@ async def _signed(request: web.Request) -> Principal:
     body = await request.read()
     problem = signing.verify(
         secret, headers.get("X-TIMESTAMP", ""), request.method, request.raw_path, body,
-        headers.get("X-SIGNATURE", ""), now_ms(),
+        headers.get("X-SIGNATURE", ""), now_ms(), request.app[SETTINGS].limits.signing_window_ms,
     )  # fmt: skip
     if problem is not None:
         raise unauthorized(problem)

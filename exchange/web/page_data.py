@@ -94,17 +94,3 @@ def percent(fraction: str) -> str:
     digits = (whole + frac[:2]).lstrip("0") or "0"
     rest = frac[2:].rstrip("0")
     return f"{digits}.{rest}%" if rest else f"{digits}%"
-
-
-def onramp_limits(venue: Venue) -> dict[str, str | None]:
-    """The self-service onramp cap per asset, as decimal text (None: no cap)."""
-    out: dict[str, str | None] = {}
-    for name, asset in venue.assets.items():
-        limit = venue.onramp_limits.get(name)
-        out[name] = _trim(asset.format(limit)) if limit is not None else None
-    return out
-
-
-def _trim(text: str) -> str:
-    """``"1000000.000000"`` -> ``"1000000"``: a cap reads better without its atomic digits."""
-    return text.rstrip("0").rstrip(".") if "." in text else text

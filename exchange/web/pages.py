@@ -191,7 +191,7 @@ async def account_page(request: web.Request) -> web.Response:
     data = {"balances": balances}  # what static/js/account.js reads
     ctx = page_context(
         request, "account", session, balances=balances, api_keys=key_rows, assets=list(venue.assets),
-        onramp_limits=page_data.onramp_limits(venue), page_json=page_data.script_json(data),
+        onramp_limits=venue.onramp_caps(), page_json=page_data.script_json(data),
     )  # fmt: skip
     return aiohttp_jinja2.render_template("account.html", request, ctx)
 

@@ -9,10 +9,11 @@ from aiohttp import web
 from exchange.clock import now_ms
 from exchange.domain.events import TradeExecuted
 from exchange.domain.markets import Market
+from exchange.limits import limits_json
 from exchange.service.marketdata import INTERVALS, Kline, TradeRecord, candle_start, klines_from_trades
 from exchange.web import queries
 from exchange.web.common import json_response, market_data, query_market
-from exchange.web.keys import READS, VENUE
+from exchange.web.keys import READS, SETTINGS, VENUE
 from exchange.web.wire import levels_json, market_json, ticker_json, trade_json
 
 
@@ -24,6 +25,12 @@ async def assets(request: web.Request) -> web.Response:
     return json_response(
         [{"asset": a.name, "decimals": a.decimals} for a in request.app[VENUE].assets.values()]
     )
+
+
+async def limits(request: web.Request) -> web.Response:
+    """Every limit of this server (exchange/limits.py) and the onramp cap per asset."""
+    limits = request.app[SETTINGS].limits
+    return json_response({"limits": limits_json(limits), "onrampLimits": request.app[VENUE].onramp_caps()})
 
 
 async def server_time(request: web.Request) -> web.Response:

@@ -17,8 +17,7 @@ from exchange.devtools.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
-ARGS = ("--no-bot", "--fsync", "off", "--rate-per-s", "100000", "--rate-burst", "100000",
-        "--auth-rate-per-s", "1000", "--auth-burst", "1000")  # fmt: skip
+ARGS = ("--no-bot", "--fsync", "off", "--bench-limits")
 _names = itertools.count(1)
 
 

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
 from exchange.devtools.redis_server import free_port
+from tests.web.conftest import GENEROUS
 
 PASSWORD = "correct horse battery"
 FUNDS = {"USDC": "100000", "SOL": "1000"}
@@ -100,11 +102,9 @@ class Server:
 
 
 def binance_settings(tmp: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = dict(
-        data_dir=str(tmp / "data"), fsync="off", bot=False, auth_rate_per_s=1000.0, auth_burst=1000,
-        rate_per_s=10_000.0, rate_burst=10_000,
-    )  # fmt: skip
-    return Settings(**(base | overrides))
+    """The web tests' settings (every rate lifted), with ``limits`` changed by ``overrides``."""
+    limits = msgspec.structs.replace(GENEROUS, **overrides)
+    return Settings(data_dir=str(tmp / "data"), fsync="off", bot=False, limits=limits)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import msgspec
 import orjson
 from aiohttp.test_utils import TestServer
 
@@ -15,7 +16,7 @@ from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
 from tests.waiting import until
-from tests.web.conftest import TEST_SETTINGS
+from tests.web.conftest import GENEROUS
 from tests.web.ws_helpers import StalledReader
 
 STREAMS = "solusdc@depth/solusdc@trade/solusdc@ticker/solusdc@kline_1m"
@@ -24,8 +25,9 @@ STREAMS = "solusdc@depth/solusdc@trade/solusdc@ticker/solusdc@kline_1m"
 async def test_slow_binance_reader_is_closed_while_a_normal_reader_gets_everything(
     aiohttp_server: Any, tmp_path: Any
 ) -> None:
-    settings = Settings(data_dir=str(tmp_path), ws_outbox=16, ws_writer_limit=1024, ws_sndbuf=4096,
-                        **TEST_SETTINGS)  # type: ignore[arg-type]  # fmt: skip
+    limits = msgspec.structs.replace(GENEROUS, ws_outbox=16)
+    settings = Settings(data_dir=str(tmp_path), limits=limits, ws_writer_limit=1024, ws_sndbuf=4096,
+                        fsync="off", bot=False)  # fmt: skip
     server: TestServer = await aiohttp_server(create_app(settings))
     base_url = str(server.make_url("")).rstrip("/")
     path = f"/binance/stream?streams={STREAMS}"

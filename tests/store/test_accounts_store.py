@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import sqlite3
@@ -19,7 +20,6 @@ from exchange.store import accounts as accounts_module
 from exchange.store.accounts import (
     DB_FILE,
     MASTER_KEY_FILE,
-    MAX_LIVE_KEYS_PER_USER,
     AccountError,
     Accounts,
     ApiKeyInfo,
@@ -28,12 +28,14 @@ from exchange.store.accounts import (
 
 NOW = 1_700_000_000_000
 TTL = 60_000
+MAX_KEYS = 5  # the server's is Limits.api_keys_per_user
+_open = functools.partial(Accounts.open, session_ttl_ms=TTL, max_keys=MAX_KEYS)
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
-    store = await Accounts.open(tmp_path, session_ttl_ms=TTL)
+    store = await _open(tmp_path)
     yield store
     store.check_integrity()
     await store.close()
@@ -256,7 +258,7 @@ async def test_api_key_revoke_of_another_users_key_is_refused(accounts: Accounts
 async def test_api_key_limit_per_user(accounts: Accounts) -> None:
     alice = await accounts.signup("alice", PASSWORD)
     bob = await accounts.signup("bob", PASSWORD)
-    keys = [(await accounts.create_api_key(alice.id, NOW))[0] for _ in range(MAX_LIVE_KEYS_PER_USER)]
+    keys = [(await accounts.create_api_key(alice.id, NOW))[0] for _ in range(MAX_KEYS)]
 
     with pytest.raises(AccountError) as err:
         await accounts.create_api_key(alice.id, NOW)
@@ -265,19 +267,19 @@ async def test_api_key_limit_per_user(accounts: Accounts) -> None:
 
     await accounts.revoke_api_key(alice.id, keys[0])
     await accounts.create_api_key(alice.id, NOW)  # room again after a revoke
-    assert len(await accounts.list_api_keys(alice.id)) == MAX_LIVE_KEYS_PER_USER
+    assert len(await accounts.list_api_keys(alice.id)) == MAX_KEYS
 
 
 async def test_api_key_limit_holds_under_concurrency(accounts: Accounts) -> None:
     alice = await accounts.signup("alice", PASSWORD)
 
     results = await asyncio.gather(
-        *(accounts.create_api_key(alice.id, NOW) for _ in range(MAX_LIVE_KEYS_PER_USER + 5)),
+        *(accounts.create_api_key(alice.id, NOW) for _ in range(MAX_KEYS + 5)),
         return_exceptions=True,
     )
 
-    assert sum(isinstance(r, tuple) for r in results) == MAX_LIVE_KEYS_PER_USER
-    assert len(await accounts.list_api_keys(alice.id)) == MAX_LIVE_KEYS_PER_USER
+    assert sum(isinstance(r, tuple) for r in results) == MAX_KEYS
+    assert len(await accounts.list_api_keys(alice.id)) == MAX_KEYS
 
 
 async def test_api_key_for_unknown_user_is_refused(accounts: Accounts) -> None:
@@ -297,7 +299,7 @@ async def test_api_key_secret_is_derived_from_the_master_key(accounts: Accounts,
 
 
 async def test_database_holds_no_secret_password_or_token(tmp_path: Path) -> None:
-    store = await Accounts.open(tmp_path)
+    store = await _open(tmp_path)
     user = await store.signup("alice", PASSWORD)
     _, secret = await store.create_api_key(user.id, NOW)
     token, _ = await store.create_session(user, NOW)
@@ -319,7 +321,7 @@ async def test_master_key_file_is_private(accounts: Accounts, tmp_path: Path) ->
 
 
 async def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
-    store = await Accounts.open(tmp_path, session_ttl_ms=TTL)
+    store = await _open(tmp_path)
     user = await store.signup("Alice", PASSWORD)
     api_key, secret = await store.create_api_key(user.id, NOW)
     revoked, _ = await store.create_api_key(user.id, NOW + 1)
@@ -329,7 +331,7 @@ async def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
     await store.close()
     await store.close()  # idempotent
 
-    reopened = await Accounts.open(tmp_path, session_ttl_ms=TTL)
+    reopened = await _open(tmp_path)
     try:
         reopened.check_integrity()
         assert (tmp_path / MASTER_KEY_FILE).read_bytes() == master
@@ -347,18 +349,18 @@ async def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
 
 
 async def test_missing_master_key_with_existing_keys_refuses_to_open(tmp_path: Path) -> None:
-    store = await Accounts.open(tmp_path)
+    store = await _open(tmp_path)
     user = await store.signup("alice", PASSWORD)
     await store.create_api_key(user.id, NOW)
     await store.close()
     (tmp_path / MASTER_KEY_FILE).unlink()
 
     with pytest.raises(RuntimeError, match="missing"):
-        await Accounts.open(tmp_path)
+        await _open(tmp_path)
 
 
 async def test_open_creates_the_data_dir(tmp_path: Path) -> None:
-    store = await Accounts.open(tmp_path / "nested" / "data")
+    store = await _open(tmp_path / "nested" / "data")
     try:
         assert (tmp_path / "nested" / "data" / DB_FILE).exists()
     finally:
@@ -371,12 +373,12 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(
     monkeypatch.setattr(
         accounts_module, "password_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8192)
     )
-    store = await Accounts.open(tmp_path)
+    store = await _open(tmp_path)
     user = await store.signup("alice", PASSWORD)
     await store.close()
     monkeypatch.undo()
 
-    reopened = await Accounts.open(tmp_path)
+    reopened = await _open(tmp_path)
     try:
         assert await reopened.login("alice", PASSWORD) == user
     finally:

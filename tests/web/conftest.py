@@ -27,17 +27,17 @@ from exchange.client import Client
 from exchange.config import Settings
 from exchange.devtools.cluster import Cluster
 from exchange.devtools.redis_server import free_port
+from exchange.limits import Limits, bench_limits
 
 PASSWORD = "correct horse battery"
 MakeUser = Callable[..., Awaitable[Client]]
 
-#: Generous limits so tests that create many users or orders do not trip them by accident;
-#: the limits themselves are tested with their own settings.
+#: Generous limits so tests that create many users or orders do not trip them by accident: every
+#: rate lifted, as ``--bench-limits`` does; the limits themselves are tested with their own settings.
 #: The journal writes without fsync here (the durability tests use both policies on purpose).
 #: No liquidity bot: tests want the books they make (test_demo_bot.py turns it on).
-TEST_SETTINGS = dict(
-    auth_rate_per_s=1000.0, auth_burst=1000, rate_per_s=10_000.0, rate_burst=10_000, fsync="off", bot=False
-)
+GENEROUS = Limits(**bench_limits())
+TEST_SETTINGS = dict(limits=GENEROUS, fsync="off", bot=False)
 
 
 @pytest.fixture
@@ -51,10 +51,7 @@ async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
 
 
 #: The same settings as command-line options, for the processes of a cluster.
-CLUSTER_ARGS = (
-    "--no-bot", "--fsync", "off", "--auth-rate-per-s", "1000", "--auth-burst", "1000",
-    "--rate-per-s", "10000", "--rate-burst", "10000",
-)  # fmt: skip
+CLUSTER_ARGS = ("--no-bot", "--fsync", "off", "--bench-limits")
 _prefixes = itertools.count(1)
 
 

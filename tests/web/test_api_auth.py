@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from exchange import signing
 from exchange.app import create_app
 from exchange.client import Client, ExchangeError
-from exchange.config import Settings
+from exchange.config import Limits, Settings
 from tests.web.conftest import PASSWORD, MakeUser, state_of
 
 SOL = "SOL_USDC"
@@ -680,10 +680,7 @@ async def test_user_id_in_body_is_refused_and_never_acts_as_that_user(
 async def tight_url(aiohttp_server: Any, tmp_path: Path) -> str:
     settings = Settings(
         data_dir=str(tmp_path / "tight"),
-        rate_per_s=1.0,
-        rate_burst=5,
-        auth_rate_per_s=0.5,
-        auth_burst=3,
+        limits=Limits(rate_per_s=1.0, rate_burst=5, auth_rate_per_s=0.5, auth_burst=3),
         bot=False,
     )
     server: TestServer = await aiohttp_server(create_app(settings))

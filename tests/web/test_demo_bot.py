@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from exchange.__main__ import _parser, _settings
 from exchange.app import create_app
 from exchange.client import Client
-from exchange.config import Settings, demo_config_path
+from exchange.config import Limits, Settings, demo_config_path
 from exchange.demo.bot import TASK_NAME, DemoBot
 from exchange.demo.config import BotConfig, load_bot_config
 from exchange.demo.identity import FILE_NAME
@@ -215,7 +215,7 @@ async def test_bot_whose_name_is_taken_does_not_trade_and_ends_quietly(
 async def test_rate_limited_bot_backs_off_and_keeps_going(
     aiohttp_server: Any, tmp_path: Path, config: BotConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    options = {**TEST_SETTINGS, "rate_per_s": 5.0, "rate_burst": 20}
+    options = {**TEST_SETTINGS, "limits": Limits(rate_per_s=5.0, rate_burst=20)}
     server = await aiohttp_server(create_app(Settings(data_dir=str(tmp_path / "d"), **options)))  # type: ignore[arg-type]
     bot = DemoBot(str(server.make_url("")).rstrip("/"), config, tmp_path / "bot")
     bot.start()

@@ -29,7 +29,7 @@ from exchange.web.keys import OPERATIONS
 from exchange.web.spec.declare import Operation
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS as TABLE
-from tests.web.conftest import PASSWORD, TEST_SETTINGS
+from tests.web.conftest import GENEROUS, PASSWORD, TEST_SETTINGS
 from tests.web.test_api_malformed import CASES
 
 SOL = "SOL_USDC"
@@ -60,6 +60,7 @@ async def _calls(base_url: str, maker: Client, taker: Client, record: Any) -> No
     await record("serverTime", maker, "GET", "/time")
     await record("markets", maker, "GET", "/markets")
     await record("assets", maker, "GET", "/assets")
+    await record("limits", maker, "GET", "/limits")
     ask = {"symbol": SOL, "side": "sell", "type": "limit", "price": "100", "quantity": "5"}
     rest = await record("placeOrder", maker, "POST", "/order", body=ask)
     await record("placeOrder", taker, "POST", "/order", body={"symbol": SOL, "side": "buy", "type": "market",
@@ -246,3 +247,11 @@ def _validator(document: dict[str, Any]) -> Any:
         return Draft202012Validator({"$ref": "urn:doc" + pointer}, registry=registry)
 
     return at
+
+
+async def test_info_announces_the_limits_this_server_enforces(scene: Scene) -> None:
+    """The document's ``x-limits`` is what ``GET /limits`` answers, from the server's own settings
+    (the tests' lifted ones, not the defaults)."""
+    (answer,) = scene.answers["limits"]
+    assert scene.openapi["info"]["x-limits"] == answer["limits"]
+    assert answer["limits"]["rate_per_s"]["value"] == GENEROUS.rate_per_s

@@ -7,7 +7,8 @@ route calls ``await call.user()``, which checks, in Binance's order:
 
 1. ``X-MBX-APIKEY``: absent or not this server's key format is -2014, unknown or revoked -2015;
 2. exactly one ``signature`` parameter (query or body), else -1102;
-3. ``timestamp`` (digits) and ``recvWindow`` (digits, at most 60000, else -1131), the window
+3. ``timestamp`` (digits) and ``recvWindow`` (digits, at most ``Limits.recv_window_max_ms``, else -1131;
+   ``recv_window_default_ms`` if absent), the window
    (-1021: older than ``recvWindow`` or 1 s or more ahead of the server);
 4. the HMAC-SHA256 of the raw query string followed by the raw body, without the signature
    (-1022); then the per-user rate limit the native API applies too (-1003).
@@ -41,7 +42,7 @@ from exchange.web.errors import (
     invalid,
     rate_limited,
 )
-from exchange.web.keys import ACCOUNTS, BINANCE_LIMITS, BINANCE_SYMBOLS, USER_LIMITER
+from exchange.web.keys import ACCOUNTS, BINANCE_LIMITS, BINANCE_SYMBOLS, SETTINGS, USER_LIMITER
 
 KEY_HEADER = "X-MBX-APIKEY"
 _KEY_FORMAT = re.compile(r"ak_[0-9a-f]{32}")
@@ -89,10 +90,13 @@ class Call:
         if not p.has("timestamp"):
             raise mandatory("timestamp")
         timestamp = p.integer("timestamp", None, 0, 2**62)
-        window = _recv_window(p)
+        limits = self.app[SETTINGS].limits
+        window = _recv_window(p, limits.recv_window_default_ms)
         assert timestamp is not None
-        if window > signing.BINANCE_MAX_RECV_WINDOW:
-            raise ApiError("UNAUTHORIZED", "recvWindow must be at most 60000", binance=BN_RECV_WINDOW)
+        if window > limits.recv_window_max_ms:
+            # Binance's words, though it takes 60000 itself (the default here).
+            message = f"recvWindow must be less than {limits.recv_window_max_ms}"
+            raise ApiError("UNAUTHORIZED", message, binance=BN_RECV_WINDOW)
         problem = signing.binance_window_reason(timestamp, window, now_ms())
         if problem is not None:
             raise ApiError("UNAUTHORIZED", problem, binance=BN_TIMESTAMP)
@@ -108,12 +112,12 @@ class Call:
 Weight = int | Callable[[Params], int]
 
 
-def _recv_window(p: Params) -> int:
+def _recv_window(p: Params, default: int) -> int:
     """``recvWindow`` in whole ms: Binance takes up to three decimals (microseconds), which
     only ever narrow the window here (the fraction is dropped)."""
     text = p.get("recvWindow")
     if text is None:
-        return signing.BINANCE_DEFAULT_RECV_WINDOW
+        return default
     if not text.isascii() or not _RECV_WINDOW.fullmatch(text):
         legal = _RECV_WINDOW.pattern
         raise invalid(f"Illegal characters found in parameter 'recvWindow'; legal range is '{legal}'.",

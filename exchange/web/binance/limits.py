@@ -1,17 +1,18 @@
 """The limits the Binance face announces in ``exchangeInfo`` and enforces, as Binance counts them.
 
 Request weight per client address per minute (each route has Binance's weight) and new orders
-per account per 10 s; the numbers are ``Settings.binance_weight_per_min`` and
-``binance_orders_per_10s`` (``--binance-weight-per-min``, ``--binance-orders-per-10s``). Every
-answer carries ``X-MBX-USED-WEIGHT-1M``, an order's also ``X-MBX-ORDER-COUNT-10S``. Past a limit:
-429 with ``Retry-After``, -1003 for weight, -1015 for orders, and nothing is counted or changed.
+per account per 10 s; the numbers are ``Limits.binance_weight_per_min`` and
+``binance_orders_per_10s`` (exchange/limits.py: ``--binance-weight-per-min``,
+``--binance-orders-per-10s``). Every answer carries ``X-MBX-USED-WEIGHT-1M``, an order's also
+``X-MBX-ORDER-COUNT-10S``. Past a limit: 429 with ``Retry-After``, -1003 for weight, -1015 for
+orders, and nothing is counted or changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
-from exchange.config import Settings
+from exchange.config import Limits
 from exchange.service.ratelimit import WindowCounter
 from exchange.web.errors import BN_ORDER_RATE, ApiError
 
@@ -24,9 +25,9 @@ class BinanceLimits:
 
     __slots__ = ("orders", "weight")
 
-    def __init__(self, settings: Settings) -> None:
-        self.weight = WindowCounter(settings.binance_weight_per_min, 60.0)
-        self.orders = WindowCounter(settings.binance_orders_per_10s, 10.0)
+    def __init__(self, limits: Limits) -> None:
+        self.weight = WindowCounter(limits.binance_weight_per_min, 60.0)
+        self.orders = WindowCounter(limits.binance_orders_per_10s, 10.0)
 
     def rate_limits(self) -> list[dict[str, object]]:
         """``exchangeInfo``'s ``rateLimits``: exactly what ``take_weight``/``take_order`` enforce."""

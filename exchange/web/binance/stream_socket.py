@@ -25,10 +25,6 @@ from exchange.web.ws.hub import Hub
 from exchange.web.ws.outbox import ws_frame
 from exchange.web.ws.socket import OutboxSocket, prepared
 
-#: Binance allows 1024 streams per connection; its 5 messages/s are kept loose here, as on /ws
-#: (web/ws/socket.py).
-MAX_STREAMS = 1024
-
 
 class StreamError(Exception):
     def __init__(self, code: int, msg: str) -> None:
@@ -58,8 +54,11 @@ class StreamConnection(OutboxSocket):
                     continue
                 raise StreamError(2, f"Invalid request: unknown stream {name!r}")
             wanted.append(stream)
-        if len(self.streams.keys() | {s.name for s in wanted}) > MAX_STREAMS:
-            raise StreamError(2, f"Invalid request: at most {MAX_STREAMS} streams per connection")
+        # Binance allows 1024 streams (``Limits.binance_streams``); its 5 messages/s are kept
+        # loose here, as on /ws (``Limits.ws_messages_per_s``, web/ws/socket.py).
+        most = self.limits.binance_streams
+        if len(self.streams.keys() | {s.name for s in wanted}) > most:
+            raise StreamError(2, f"Invalid request: at most {most} streams per connection")
         for stream in wanted:
             self.streams[stream.name] = stream
             self.hub.subscribe(topic(stream, self.combined), self.outbox)

@@ -29,8 +29,6 @@ from exchange.web.errors import ApiError, invalid, rate_limited
 from exchange.web.keys import HUB, USER_STREAM_READY, USER_STREAMS
 from exchange.web.ws.socket import OutboxSocket, prepared
 
-#: Binance: at most 1,000 subscriptions at once per session.
-MAX_SUBSCRIPTIONS = 1000
 Method = Callable[[WsCall], Awaitable[Any]]
 
 
@@ -88,8 +86,8 @@ class WsApiConnection(OutboxSocket):
         call.params.only(())
         if user in self.subscriptions.values():
             raise invalid("This account is already subscribed on this connection.")
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            raise invalid(f"At most {MAX_SUBSCRIPTIONS} subscriptions per connection.")
+        if len(self.subscriptions) >= self.limits.binance_subscriptions:  # Binance's: 1,000
+            raise invalid(f"At most {self.limits.binance_subscriptions} subscriptions per connection.")
         subscription_id, self._next_id = self._next_id, self._next_id + 1
         ready = self.app.get(USER_STREAM_READY)
         self.subscriptions[subscription_id] = user

@@ -6,8 +6,8 @@ so ``order.place`` and ``POST /api/v3/order`` are one handler, with one set of c
 What differs is the signature: the key is the ``apiKey`` param (not a header) and the signed
 text is every param but ``signature``, sorted by name (signing.binance_ws_payload). Checked in
 Binance's order: the key's format (-2014) and existence (-2015), a signature (-1102), the
-timestamp's window (-1021; ``recvWindow`` over 60000: -1131), the HMAC (-1022), then the
-user's rate limit.
+timestamp's window (-1021; ``recvWindow`` over ``Limits.recv_window_max_ms``: -1131), the HMAC
+(-1022), then the user's rate limit.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.config import Settings
+from exchange.limits import limits_json
 from exchange.web.errors import CATALOGUE
 from exchange.web.spec.components import package_version, schemas
 from exchange.web.spec.declare import SAFE, Auth, Operation
@@ -48,6 +49,7 @@ def info(settings: Settings) -> dict[str, Any]:
         "Every error is `{code, message}` with a code of the catalogue; each operation lists the "
         "codes it may answer under its error statuses (`x-error-codes`). The WebSocket `/ws` is "
         f"described by `{V1}/asyncapi.json`.",
+        "x-limits": limits_json(settings.limits),  # what this server enforces, as GET /limits answers
     }
 
 

@@ -67,6 +67,8 @@ OPERATIONS: tuple[Operation, ...] = (
               PUBLIC, list[r.MarketInfo]),
     Operation("GET", "/assets", public_api.assets, "assets", "Every asset", "public", PUBLIC,
               list[r.AssetInfo], response_example=[{"asset": "USDC", "decimals": 6}]),
+    Operation("GET", "/limits", public_api.limits, "limits", "Every limit this server enforces",
+              "public", PUBLIC, r.LimitsAnswer),
     Operation("GET", "/depth", public_api.depth, "depth", "A market's order book", "public", PUBLIC,
               r.Depth, MARKET, query=q.DepthQuery),
     Operation("GET", "/trades", public_api.trades, "trades", "A market's trades, newest first", "public",

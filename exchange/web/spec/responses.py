@@ -51,6 +51,21 @@ class ServerTime(Answer, frozen=True):
     server_time: Millis
 
 
+class LimitInfo(Answer, frozen=True):
+    """One limit of exchange/limits.py as this server enforces it."""
+
+    value: int | float
+    unit: str
+    description: str
+
+
+class LimitsAnswer(Answer, frozen=True):
+    """``GET /limits``: every limit by name, and the onramp cap per asset (null: none)."""
+
+    limits: dict[str, LimitInfo]
+    onramp_limits: dict[str, Decimal | None]
+
+
 class MarketInfo(Answer, frozen=True):
     symbol: str
     base_asset: str

@@ -3,10 +3,10 @@
 Reads happen only in the handler task; every write (answers, snapshots, stream frames) goes
 through the connection's bounded outbox (web/ws/outbox.py), written at once when the socket
 keeps up or else by the connection's writer task, so frames keep their order and the engine
-never waits on a socket. Limits per connection: ``MAX_STREAMS`` streams,
-``RATE`` requests per second (burst ``BURST``, web/ws/socket.py); past them a request gets an
-error answer, and a client that keeps pushing (``ABUSE`` refusals) is closed with 1008. The server pings every
-20 s and drops peers that stop answering; shutdown closes every socket with 1001.
+never waits on a socket. Limits per connection (exchange/limits.py): ``ws_streams`` streams,
+``ws_messages_per_s`` messages per second (burst ``ws_burst``, web/ws/socket.py); past them a
+request gets an error answer, and a client that keeps pushing (``ws_refusals``) is closed with 1008.
+The server pings every 20 s and drops peers that stop answering; shutdown closes every socket with 1001.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from exchange.web.keys import (
 from exchange.web.ws.outbox import ws_frame
 from exchange.web.ws.socket import OutboxSocket, prepared
 from exchange.web.ws.streams import PRIVATE, parse_stream
-
-MAX_STREAMS = 100
 
 
 class WsRequest(msgspec.Struct):
@@ -109,8 +107,9 @@ class Connection(OutboxSocket):
         topics = {}
         for name in names:
             topics[name] = parse_stream(name, self.app[VENUE], self.user_id)
-        if len(self.streams.keys() | topics.keys()) > MAX_STREAMS:
-            raise invalid(f"at most {MAX_STREAMS} streams per connection")
+        most = self.limits.ws_streams
+        if len(self.streams.keys() | topics.keys()) > most:
+            raise invalid(f"at most {most} streams per connection")
         hub = self.app[HUB]
         for name, topic in topics.items():
             self.streams[name] = topic
@@ -150,8 +149,9 @@ class Connection(OutboxSocket):
         except msgspec.DecodeError:
             raise invalid("AUTH takes {apiKey, timestamp, signature}") from None
         found = self.app[ACCOUNTS].api_key(params.apiKey)
+        window = self.limits.signing_window_ms
         problem = "unknown or revoked API key" if found is None else signing.verify_ws_auth(
-            found[1], params.timestamp, params.signature, now_ms())  # fmt: skip
+            found[1], params.timestamp, params.signature, now_ms(), window)  # fmt: skip
         if problem is not None or found is None:
             raise ApiError("UNAUTHORIZED", problem or "unauthorized")
         self.user_id = found[0]

@@ -20,34 +20,33 @@ from exchange.service.ratelimit import TokenBucketLimiter
 from exchange.web.keys import HUB, SETTINGS, WS_CONNS
 from exchange.web.ws.outbox import Outbox, ws_frame
 
-#: Requests per second per connection (burst ``BURST``); past them a request gets an error
-#: answer, and a client that keeps pushing (``ABUSE`` refusals) is closed with 1008.
-RATE, BURST, ABUSE = 50.0, 100, 200
-
 
 class OutboxSocket:
     def __init__(self, app: web.Application, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.app = app
         self.ws = ws
         settings = app[SETTINGS]
+        self.limits = limits = settings.limits
 
         def write(data: bytes) -> None:
             if not ws.closed and not transport.is_closing():
                 transport.write(data)
 
         self.outbox = Outbox(
-            settings.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
+            limits.ws_outbox, write, transport.get_write_buffer_size, settings.ws_writer_limit, self._evict
         )
-        self.limiter = TokenBucketLimiter(RATE, BURST, max_keys=1)
+        # Per connection, whatever the user (the user's own limit is web/auth.py's): never below
+        # the user's (exchange/limits.py checks), so a user's orders meet the user's limit first.
+        self.limiter = TokenBucketLimiter(limits.ws_messages_per_s, limits.ws_burst, max_keys=1)
         self.refused = 0
 
     async def throttled(self) -> float:
         """Seconds to wait if this request is over the connection's rate (0: go ahead); the
-        ``ABUSE``-th refusal closes the connection (1008)."""
+        ``Limits.ws_refusals``-th refusal closes the connection (1008)."""
         wait = self.limiter.check(0, monotonic())
         if wait:
             self.refused += 1
-            if self.refused >= ABUSE:
+            if self.refused >= self.limits.ws_refusals:
                 await self.close(WSCloseCode.POLICY_VIOLATION, "too many requests")
         return wait
 
@@ -91,10 +90,10 @@ class OutboxSocket:
 
 
 async def prepared(request: web.Request) -> tuple[web.WebSocketResponse, asyncio.Transport]:
-    """The handshake, with the settings every socket of the app uses: 20 s pings, 64 KiB frames
-    in, the writer limit and the kernel send buffer cap."""
+    """The handshake, with the settings every socket of the app uses: 20 s pings, the largest
+    message in (``Limits.ws_frame_bytes``), the writer limit and the kernel send buffer cap."""
     settings = request.app[SETTINGS]
-    ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=64 * 1024,
+    ws = web.WebSocketResponse(heartbeat=20.0, compress=False, max_msg_size=settings.limits.ws_frame_bytes,
                                writer_limit=settings.ws_writer_limit)  # fmt: skip
     await ws.prepare(request)
     transport = request.transport
