@@ -9,7 +9,7 @@ NODE    := node_modules/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-cluster test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
-        system-deps browser \
+        system-deps browser fuzz fuzz-atheris \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -73,6 +73,19 @@ browser: unit-compiled
 unit: browser
 
 test: lint typecheck unit
+
+# Fuzzing the parsers of strangers' bytes (tests/fuzz/, tests/README.md "Fuzzing"): each step a
+# run of fixed length, one after another; a new kind of long run is one more step in FUZZ_STEPS.
+# atheris: the decimal parser, the native bodies and signature, the Binance parameters and
+# signature, FUZZ_SECONDS each, on the interpreted engine (coverage is read from Python
+# bytecode), ending with a JSON summary per target; inputs found and crashes in build/fuzz/.
+FUZZ_SECONDS ?= 100
+FUZZ_STEPS   := fuzz-atheris
+fuzz: $(FUZZ_STEPS)
+
+fuzz-atheris: clean-compiled
+	$(BIN)/pip install --quiet -e '.[dev,redis,fuzz]'
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS) --out build/fuzz
 
 bench-engine: $(NATIVE)
 	$(BIN)/python -m bench.engine --json

@@ -114,6 +114,8 @@ def decode(kind: type[T], body: bytes) -> T:
         raise invalid(f"invalid request: {exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise invalid(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec refuses nesting past the recursion limit: ~1000 deep, 2 KB
+        raise invalid("body is not valid JSON: nested too deeply") from None
 
 
 def decimal_text(raw: msgspec.Raw | Absent, field: str) -> str | None:

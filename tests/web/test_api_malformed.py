@@ -34,6 +34,7 @@ OID = "<resting order id>"
 MAKER_OID = "<maker order id>"
 RAW_JSON = "application/json"
 UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*\Z")
+DEEP = b"[" * 2000 + b"]" * 2000  # JSON nested deeper than Python's recursion limit
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ CASES = [
         b'{"symbol": "SOL_USDC", "side": "buy", "type": "limit", "price": NaN, "quantity": "1"}',
     ),
     place("trailing-garbage", orjson.dumps(order()) + b"}"),
+    # past the recursion limit msgspec raised RecursionError, a 500 (test_request_fuzz_regressions.py)
+    place("price-nested-too-deep", orjson.dumps(order(price=None)).replace(b"}", b',"price":%s}' % DEEP)),
     # -- schema: missing, unknown and mistyped fields
     place("missing-side", order(side=None)),
     place("missing-type", order(type=None)),

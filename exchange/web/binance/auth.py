@@ -28,6 +28,7 @@ from aiohttp import web
 
 from exchange import signing
 from exchange.clock import monotonic, now_ms
+from exchange.limits import Limits
 from exchange.web.binance.limits import ORDERS_HEADER, WEIGHT_HEADER
 from exchange.web.binance.params import Params, mandatory
 from exchange.web.binance.symbols import Symbols
@@ -74,32 +75,11 @@ class Call:
         if found is None:
             raise ApiError("UNAUTHORIZED", "unknown or revoked API key", binance=BN_KEY)
         user_id, secret = found
-        signed = signing.binance_payload(self._query, self._body)
-        if signed is None or not signed.signature:
-            raise mandatory("signature")
-        self._check_window()
-        if not signing.verify_binance(secret, signed.payload, signed.signature):
-            raise ApiError("UNAUTHORIZED", signing.REASON_SIGNATURE_MISMATCH, binance=BN_SIGNATURE)
+        check_signed(self.params, self._query, self._body, secret, now_ms(), self.app[SETTINGS].limits)
         wait = self.app[USER_LIMITER].check(user_id, monotonic())
         if wait:
             raise rate_limited(wait)
         return user_id
-
-    def _check_window(self) -> None:
-        p = self.params
-        if not p.has("timestamp"):
-            raise mandatory("timestamp")
-        timestamp = p.integer("timestamp", None, 0, 2**62)
-        limits = self.app[SETTINGS].limits
-        window = _recv_window(p, limits.recv_window_default_ms)
-        assert timestamp is not None
-        if window > limits.recv_window_max_ms:
-            # Binance's words, though it takes 60000 itself (the default here).
-            message = f"recvWindow must be less than {limits.recv_window_max_ms}"
-            raise ApiError("UNAUTHORIZED", message, binance=BN_RECV_WINDOW)
-        problem = signing.binance_window_reason(timestamp, window, now_ms())
-        if problem is not None:
-            raise ApiError("UNAUTHORIZED", problem, binance=BN_TIMESTAMP)
 
     def count_order(self, user: int) -> None:
         """Count a new order against the account's orders per 10 s (-1015 past it)."""
@@ -107,6 +87,35 @@ class Call:
         self.headers[ORDERS_HEADER] = str(used)
         if refused is not None:
             raise refused
+
+
+def check_signed(params: Params, query: bytes, body: bytes, secret: str, now: int, limits: Limits) -> None:
+    """Steps 2-4 of the module docstring for the key's ``secret``; the Binance error if any fails.
+
+    Apart from the request and the clock so that tests/fuzz/fuzz_binance.py checks this very
+    code on bytes alone."""
+    signed = signing.binance_payload(query, body)
+    if signed is None or not signed.signature:
+        raise mandatory("signature")
+    check_window(params, now, limits)
+    if not signing.verify_binance(secret, signed.payload, signed.signature):
+        raise ApiError("UNAUTHORIZED", signing.REASON_SIGNATURE_MISMATCH, binance=BN_SIGNATURE)
+
+
+def check_window(p: Params, now: int, limits: Limits) -> None:
+    """Step 3 of the module docstring: ``timestamp`` and ``recvWindow`` read, the window checked."""
+    if not p.has("timestamp"):
+        raise mandatory("timestamp")
+    timestamp = p.integer("timestamp", None, 0, 2**62)
+    window = _recv_window(p, limits.recv_window_default_ms)
+    assert timestamp is not None
+    if window > limits.recv_window_max_ms:
+        # Binance's words, though it takes 60000 itself (the default here).
+        message = f"recvWindow must be less than {limits.recv_window_max_ms}"
+        raise ApiError("UNAUTHORIZED", message, binance=BN_RECV_WINDOW)
+    problem = signing.binance_window_reason(timestamp, window, now)
+    if problem is not None:
+        raise ApiError("UNAUTHORIZED", problem, binance=BN_TIMESTAMP)
 
 
 Weight = int | Callable[[Params], int]

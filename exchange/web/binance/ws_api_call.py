@@ -21,11 +21,11 @@ import orjson
 from aiohttp import web
 
 from exchange import signing
-from exchange.clock import monotonic
-from exchange.web.binance.auth import Call
+from exchange.clock import monotonic, now_ms
+from exchange.web.binance.auth import Call, check_window
 from exchange.web.binance.params import Params, mandatory
 from exchange.web.errors import BN_KEY, BN_KEY_FORMAT, BN_SIGNATURE, ApiError, invalid, rate_limited
-from exchange.web.keys import ACCOUNTS, USER_LIMITER
+from exchange.web.keys import ACCOUNTS, SETTINGS, USER_LIMITER
 
 _KEY = re.compile(r"ak_[0-9a-f]{32}")
 #: Read by the socket, never a method's parameter: who signs, and Binance's opt-out of its
@@ -64,7 +64,7 @@ class WsCall(Call):
         signature = self._raw.get("signature")
         if not isinstance(signature, str) or not signature:
             raise mandatory("signature")
-        self._check_window()
+        check_window(self.params, now_ms(), self.app[SETTINGS].limits)
         payload = signing.binance_ws_payload({k: _text(k, v) for k, v in self._raw.items()})
         if not signing.verify_binance(found[1], payload, signature):
             raise ApiError("UNAUTHORIZED", signing.REASON_SIGNATURE_MISMATCH, binance=BN_SIGNATURE)
