@@ -127,10 +127,15 @@ async def test_errors_have_binance_codes(api: WsApi, case: str) -> None:
     assert _ok(await api.call("ping")) == {}  # the session stays open
 
 
-async def test_malformed_frames_get_error_answers(api: WsApi) -> None:
-    await api.ws.send_str("{not json")
+@pytest.mark.parametrize(
+    "frame", ["{not json", '{"method":"ping","params":' + "[" * 2000 + "]" * 2000 + "}"], ids=["text", "deep"]
+)
+async def test_malformed_frames_get_error_answers(api: WsApi, frame: str) -> None:
+    """Deep nesting raised RecursionError out of the socket's loop: the connection dropped."""
+    await api.ws.send_str(frame)
     answer = orjson.loads(await api.ws.receive_str(timeout=5))
     assert answer["id"] is None and answer["status"] == 400 and answer["error"]["code"] < 0
+    assert _ok(await api.call("ping")) == {}  # the session stays open
 
 
 async def test_market_data_methods_answer_as_rest(api: WsApi, base_url: str) -> None:

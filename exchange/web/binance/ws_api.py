@@ -44,7 +44,7 @@ class WsApiConnection(OutboxSocket):
     async def on_text(self, text: str) -> None:
         try:
             req = json.loads(text, parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past ~1000 levels
             self._error(None, invalid("Malformed request: not JSON."))
             return
         req_id = req.get("id") if isinstance(req, dict) else None

@@ -66,6 +66,9 @@ class Connection(OutboxSocket):
         except msgspec.DecodeError as exc:
             self._error(None, invalid(f"bad message: {exc}"))
             return
+        except RecursionError:  # msgspec stops past the recursion limit (~1000 deep, 2 KB of '[')
+            self._error(None, invalid("bad message: nested too deeply"))
+            return
         wait = await self.throttled()
         if wait:
             self._error(req.id, rate_limited(wait, "too many messages; slow down"))
