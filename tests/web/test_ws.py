@@ -68,7 +68,7 @@ async def test_subscribe_list_unsubscribe_answer_by_id(base_url: str) -> None:
         ({"method": "AUTH", "params": [1, 2], "id": 1}, "INVALID_REQUEST"),
         ("not json at all", "INVALID_REQUEST"),
         ({"params": [], "id": 1}, "INVALID_REQUEST"),
-        ('{"method":"AUTH","params":' + "[" * 2000 + "]" * 2000 + "}", "INVALID_REQUEST"),  # a RecursionError once
+        ('{"method":"AUTH","params":' + "[" * 2000 + "]" * 2000 + "}", "INVALID_REQUEST"),  # too deep
     ],
 )  # fmt: skip
 async def test_bad_requests_get_error_answers_and_the_connection_stays_open(
