@@ -9,7 +9,7 @@ NODE    := node_modules/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-cluster test lint typecheck unit unit-interpreted unit-compiled compile clean-compiled \
-        system-deps browser fuzz fuzz-atheris \
+        system-deps browser fuzz fuzz-atheris fuzz-schemathesis \
         bench-engine bench-rest bench-ws bench-durability clean
 
 $(STAMP): pyproject.toml
@@ -61,7 +61,7 @@ typecheck: $(STAMP)
 # the browser tests once, on the latter, in a pytest run of their own: Playwright's sync API
 # keeps an event loop running in the main thread, which async tests after it cannot share.
 unit-interpreted: clean-compiled $(NODE) system-deps
-	$(BIN)/pytest --ignore=tests/browser
+	$(BIN)/pytest --ignore=tests/browser -m "not once"
 
 unit-compiled: unit-interpreted
 	$(BIN)/python -m exchange.devtools.build compile
@@ -80,8 +80,17 @@ test: lint typecheck unit
 # signature, FUZZ_SECONDS each, on the interpreted engine (coverage is read from Python
 # bytecode), ending with a JSON summary per target; inputs found and crashes in build/fuzz/.
 FUZZ_SECONDS ?= 100
-FUZZ_STEPS   := fuzz-atheris
+FUZZ_STEPS   := fuzz-atheris fuzz-schemathesis
 fuzz: $(FUZZ_STEPS)
+
+# schemathesis: tests/contract/test_schemathesis.py with FUZZ_EXAMPLES per operation (25 in
+# `make test`) and fresh random cases, its figures in build/fuzz/schemathesis.json.
+FUZZ_EXAMPLES ?= 400
+fuzz-schemathesis: $(NATIVE) $(NODE)
+	mkdir -p build/fuzz
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STATEFUL_STEPS=40 FUZZ_RANDOM=1 FUZZ_SUMMARY=build/fuzz/schemathesis.json \
+		$(BIN)/pytest tests/contract/test_schemathesis.py -p no:cacheprovider --timeout 0 -q
+	cat build/fuzz/schemathesis.json
 
 fuzz-atheris: clean-compiled
 	$(BIN)/pip install --quiet -e '.[dev,redis,fuzz]'

@@ -28,6 +28,8 @@ from typing import Final, NamedTuple
 # 19 digits keeps ``int()`` cheap and covers any ms timestamp until the year 318 million.
 _TIMESTAMP_RE: Final = re.compile(r"[0-9]{1,19}")
 
+#: What an API key looks like (store/accounts.py makes them): checked before any lookup.
+API_KEY_PATTERN: Final = r"ak_[0-9a-f]{32}"
 REASON_TIMESTAMP_NOT_INTEGER: Final = "timestamp is not an integer"
 REASON_SIGNATURE_MISMATCH: Final = "signature does not match"
 

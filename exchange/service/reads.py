@@ -130,8 +130,11 @@ class LocalReads:
         return self._status()
 
     async def state(self) -> tuple[int, str]:
-        """The engine's sequence and a hash of its whole state (O(state): for operators)."""
-        return self.engine.last_seq, state_hash(self.engine.snapshot())
+        """The engine's sequence and a hash of its state but for the sequence (O(state): for
+        operators): every command advances the sequence, a refused one changes nothing else, so
+        an equal hash says a refusal left books, balances and ids as they were."""
+        snap = self.engine.snapshot()
+        return snap.last_seq, state_hash(msgspec.structs.replace(snap, last_seq=0))
 
     async def marketdata(self) -> MarketDataSnapshot:
         return self.md.snapshot()

@@ -15,7 +15,7 @@ from exchange.domain.reasons import Reason
 from exchange.service.marketdata import MarketData
 from exchange.web.errors import ApiError, bus_error, engine_timeout, invalid, unavailable
 from exchange.web.keys import BUS, MARKET_DATA_READY, MARKETDATA, VENUE
-from exchange.web.queries import SymbolQuery
+from exchange.web.queries import SymbolQuery, one_name
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -33,9 +33,7 @@ def market_data(app: web.Application) -> MarketData:
 
 def market_of(app: web.Application, symbol: str | None, alias: str | None = None) -> Market:
     """The market named by ``symbol`` (or its seed alias ``market``); 404 if unknown."""
-    if symbol is not None and alias is not None and symbol != alias:
-        raise invalid("symbol and market disagree")
-    name = symbol if symbol is not None else alias
+    name = one_name(symbol, alias)
     if name is None:
         raise invalid("symbol is required")
     m = app[VENUE].markets.get(name)
@@ -45,10 +43,10 @@ def market_of(app: web.Application, symbol: str | None, alias: str | None = None
 
 
 def query_market(app: web.Application, query: SymbolQuery, *, required: bool = True) -> Market | None:
-    """The market a query names (``symbol`` or ``market``); None when optional and absent."""
-    if not required and query.symbol is None and query.market is None:
+    """The market a query names (``symbol``, or the seed's ``market``); None when optional and absent."""
+    if not required and query.symbol is None:
         return None
-    return market_of(app, query.symbol, query.market)
+    return market_of(app, query.symbol)
 
 
 async def execute(app: web.Application, command: AnyCommand) -> list[Event]:

@@ -106,6 +106,6 @@ async def tickers(request: web.Request) -> web.Response:
 
 
 async def ticker(request: web.Request) -> web.Response:
-    m = query_market(request.app, queries.read(request, queries.SymbolQuery))
+    m = query_market(request.app, queries.read(request, queries.MarketQuery))
     assert m is not None
     return json_response(ticker_json(market_data(request.app).ticker(m.symbol, now_ms()), m))

@@ -31,26 +31,31 @@ Q = TypeVar("Q", bound="Query")
 Limit = Annotated[int, msgspec.Meta(ge=1, le=1000, description="rows (levels per side for depth)")]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53, description="ms since the Unix epoch, inclusive")]
 Symbol = Annotated[str, msgspec.Meta(description="the market, e.g. SOL_USDC", examples=["SOL_USDC"])]
-Alias = Annotated[str, msgspec.Meta(description="the seed's alias of symbol (both given must agree)")]
 _AT = re.compile(r"at `\$\.(\w+)`")
 
 
-class Query(msgspec.Struct, frozen=True, rename="camel"):
+class Query(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pass
 
 
-class SymbolQuery(Query, frozen=True):
-    """``symbol`` (or its alias ``market``): required by the handler when it names one market."""
+class SymbolQuery(Query, frozen=True, kw_only=True):
+    """``symbol``, optional: none means every market. ``read`` takes the seed's ``market`` for it
+    (both given must agree); the alias is left out of the document, which names one way."""
 
     symbol: Symbol | None = None
-    market: Alias | None = None
 
 
-class DepthQuery(SymbolQuery, frozen=True):
+class MarketQuery(SymbolQuery, frozen=True, kw_only=True):
+    """One market, named by ``symbol`` (``read`` takes ``market`` for it when it is alone)."""
+
+    symbol: Symbol
+
+
+class DepthQuery(MarketQuery, frozen=True, kw_only=True):
     limit: Limit = 100
 
 
-class WindowQuery(SymbolQuery, frozen=True):
+class WindowQuery(SymbolQuery, frozen=True, kw_only=True):
     """A market (optional where the handler allows) and a time window."""
 
     start_time: Millis | None = None
@@ -61,22 +66,24 @@ class WindowQuery(SymbolQuery, frozen=True):
             raise invalid("startTime must not be after endTime")
 
 
-class TradesQuery(WindowQuery, frozen=True):
+class TradesQuery(WindowQuery, frozen=True, kw_only=True):
+    symbol: Symbol
     limit: Limit = 100
 
 
-class KlinesQuery(WindowQuery, frozen=True):
+class KlinesQuery(WindowQuery, frozen=True, kw_only=True):
+    symbol: Symbol
     interval: Interval = "1m"
     limit: Limit = 500
 
 
-class HistoryQuery(WindowQuery, frozen=True):
+class HistoryQuery(WindowQuery, frozen=True, kw_only=True):
     """Orders history and fills: ``symbol`` optional (none: every market)."""
 
     limit: Limit = 100
 
 
-class OrderQuery(SymbolQuery, frozen=True):
+class OrderQuery(MarketQuery, frozen=True, kw_only=True):
     """``GET /order``: exactly one of the two ids (checked by the handler). A malformed
     ``orderId`` finds nothing (404), so neither id is constrained here."""
 
@@ -113,6 +120,13 @@ def _param(name: str, hint: Any) -> Param:
     return Param(name, False, f"{name} is not valid")
 
 
+def one_name(symbol: str | None, alias: str | None) -> str | None:
+    """The market named by ``symbol`` or by the seed's alias ``market``; both given must agree."""
+    if symbol is not None and alias is not None and symbol != alias:
+        raise invalid("symbol and market disagree")
+    return symbol if symbol is not None else alias
+
+
 def read(request: web.Request, kind: type[Q]) -> Q:
     """The request's query as ``kind``; 400 ``INVALID_REQUEST`` naming the first bad parameter."""
     query, given = request.query, dict[str, object]()
@@ -127,9 +141,13 @@ def read(request: web.Request, kind: type[Q]) -> Q:
             given[p.name] = int(raw)
         else:
             given[p.name] = raw
+    if issubclass(kind, SymbolQuery) and "market" in query:
+        given["symbol"] = one_name(query.get("symbol"), query["market"])
     try:
         return msgspec.convert(given, kind)
     except msgspec.ValidationError as exc:
+        if str(exc) == "Object missing required field `symbol`":
+            raise invalid("symbol is required") from None
         raise invalid(_refusal(fields, str(exc))) from None
 
 

@@ -11,9 +11,7 @@ errors and any request that leaves the server's origin, and the test asserts non
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +19,10 @@ from typing import Any
 
 import pytest
 
-from exchange.devtools.cluster import serve_command, wait_healthy
-from exchange.devtools.redis_server import free_port
+from tests.live_server import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 
 # Never skipped: `make test` and .ci/run install Chromium (apt-get) before the tests run.
@@ -45,35 +41,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "--disable-default-apps", "--disable-extensions",
         ],
     }  # fmt: skip
-
-
-class LiveServer:
-    """``python -m exchange serve`` on a free port; stop() sends SIGTERM and expects exit 0."""
-
-    def __init__(self, data_dir: Path, *extra: str, port: int | None = None) -> None:
-        self.data_dir, self.extra = data_dir, extra
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
-
-    def start(self) -> LiveServer:
-        env = {**os.environ, "EXCHANGE_UI_DEV": "1"}
-        cmd = serve_command(self.port, self.data_dir, "--fsync", "off", *self.extra)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(self.url, 30, self.proc)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}: {self.log.read_text()}") from None
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        code = self.proc.wait(timeout=30)
-        assert code == 0, f"the server exited with {code} on SIGTERM: {self.log.read_text()}"
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ from exchange.web.errors import (
 from exchange.web.keys import ACCOUNTS, BINANCE_LIMITS, BINANCE_SYMBOLS, SETTINGS, USER_LIMITER
 
 KEY_HEADER = "X-MBX-APIKEY"
-_KEY_FORMAT = re.compile(r"ak_[0-9a-f]{32}")
+_KEY_FORMAT = re.compile(signing.API_KEY_PATTERN)
 _RECV_WINDOW = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,3})?")
 Handler = Callable[["Call"], Awaitable[Any]]
 

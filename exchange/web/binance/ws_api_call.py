@@ -27,7 +27,7 @@ from exchange.web.binance.params import Params, mandatory
 from exchange.web.errors import BN_KEY, BN_KEY_FORMAT, BN_SIGNATURE, ApiError, invalid, rate_limited
 from exchange.web.keys import ACCOUNTS, SETTINGS, USER_LIMITER
 
-_KEY = re.compile(r"ak_[0-9a-f]{32}")
+_KEY = re.compile(signing.API_KEY_PATTERN)
 #: Read by the socket, never a method's parameter: who signs, and Binance's opt-out of its
 #: ``rateLimits`` answer field (not sent here).
 _ENVELOPE = frozenset({"apiKey", "returnRateLimits"})

@@ -12,6 +12,7 @@ from typing import Any
 
 from exchange.config import Settings
 from exchange.limits import limits_json
+from exchange.signing import API_KEY_PATTERN
 from exchange.web.errors import CATALOGUE
 from exchange.web.spec.components import package_version, schemas
 from exchange.web.spec.declare import SAFE, Auth, Operation
@@ -94,9 +95,14 @@ def _operation(op: Operation, ref_of: dict[int, Any], components: dict[str, Any]
     return found
 
 
+#: The path parameters' schemas (a name not here is any string).
+PATH_PARAMS: dict[str, dict[str, Any]] = {"api_key": {"type": "string", "pattern": f"^{API_KEY_PATTERN}$"}}
+
+
 def _path_params(path: str) -> list[dict[str, Any]]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-    return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+    schema = {"type": "string"}
+    return [{"name": n, "in": "path", "required": True, "schema": PATH_PARAMS.get(n, schema)} for n in names]
 
 
 def _query_params(struct_schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/tickers", public_api.tickers, "tickers", "Every market's 24 h ticker", "public",
               PUBLIC, list[r.Ticker], ("UNAVAILABLE",)),
     Operation("GET", "/ticker", public_api.ticker, "ticker", "A market's 24 h ticker", "public", PUBLIC,
-              r.Ticker, MARKET, query=q.SymbolQuery),
+              r.Ticker, MARKET, query=q.MarketQuery),
     # -- accounts --------------------------------------------------------------------------------
     Operation("POST", "/auth/signup", account_api.signup, "signup", "Sign up and start a session",
               "accounts", PUBLIC, r.Session, (*_CREDENTIALS, "USERNAME_TAKEN"), body=schemas.CredentialsBody,

@@ -16,6 +16,7 @@ import msgspec
 
 from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.domain.events import OrderStatus, Role
+from exchange.signing import API_KEY_PATTERN
 
 Decimal = Annotated[
     str,
@@ -28,7 +29,9 @@ SignedDecimal = Annotated[
 Id = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$", description="a decimal string", examples=["7"])]
 Millis = Annotated[int, msgspec.Meta(ge=0, description="ms since the Unix epoch", examples=[1700000000000])]
 Count = Annotated[int, msgspec.Meta(ge=0)]
-Level = tuple[Decimal, Decimal]
+#: ``[price, quantity]``. Written as a two-item list rather than a tuple: a tuple's 2020-12
+#: ``prefixItems`` is read as draft-4 ``items`` by schemathesis, which then refuses the document.
+Level = Annotated[list[Decimal], msgspec.Meta(min_length=2, max_length=2, description="[price, quantity]")]
 
 if TYPE_CHECKING:
     Status = str
@@ -186,19 +189,22 @@ class LoggedOut(Answer, frozen=True):
     ok: Literal[True]
 
 
+ApiKey = Annotated[str, msgspec.Meta(pattern=f"^{API_KEY_PATTERN}$", examples=["ak_" + "0f" * 16])]
+
+
 class ApiKeyCreated(Answer, frozen=True):
-    api_key: Annotated[str, msgspec.Meta(pattern=r"^ak_[0-9a-f]{32}$")]
+    api_key: ApiKey
     #: Shown once, never again.
     secret: str
 
 
 class ApiKeyInfo(Answer, frozen=True):
-    api_key: str
+    api_key: ApiKey
     created_at: Millis
 
 
 class ApiKeyRevoked(Answer, frozen=True):
-    api_key: str
+    api_key: ApiKey
     revoked: Literal[True]
 
 
