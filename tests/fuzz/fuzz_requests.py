@@ -30,6 +30,7 @@ with atheris.instrument_imports(include=["exchange"]):
     from exchange import signing
     from exchange.config import load_venue
     from exchange.domain.units import Grid
+    from exchange.limits import Limits
     from exchange.web import orders, schemas
     from exchange.web.common import market_of
     from exchange.web.errors import CATALOGUE, ApiError
@@ -37,6 +38,7 @@ with atheris.instrument_imports(include=["exchange"]):
 
 SECRET = "sk_" + "5e" * 16
 NOW = 1_700_000_000_000
+WINDOW = Limits().signing_window_ms  # the default signing window
 METHODS = ["GET", "POST", "DELETE", "PUT", "post", "AUTH"]
 APP = web.Application()
 APP[VENUE] = VENUE_ = load_venue()
@@ -60,10 +62,10 @@ def answered(exc: ApiError) -> None:
     exc.binance_response()
 
 
-def amount(raw: msgspec.Raw, grid: Grid, field: str) -> None:
+def amount(raw: msgspec.Raw | schemas.Absent, grid: Grid, field: str) -> None:
     steps = schemas.on_grid(raw, grid, field)
     if steps is None:
-        assert bytes(raw) in (b"", b"null"), bytes(raw)
+        assert raw is schemas.ABSENT or bytes(raw) == b"null", raw
         return
     text = schemas.decimal_text(raw, field)
     assert text is not None and 1 <= steps <= grid.max_steps, (bytes(raw), steps)
@@ -133,20 +135,20 @@ def check_signature(fdp: atheris.FuzzedDataProvider) -> None:
     body = fdp.ConsumeBytes(fdp.remaining_bytes())
     stamp = str(NOW + skew)
     good = signing.signature(SECRET, stamp, method, path, body)
-    fresh = abs(skew) <= signing.DEFAULT_WINDOW_MS
-    verdict = signing.verify(SECRET, stamp, method, path, body, good, NOW)
-    assert verdict is None if fresh else verdict == signing.window_reason(signing.DEFAULT_WINDOW_MS), verdict
-    assert signing.verify(SECRET, stamp, method, path, body, good.upper(), NOW) == verdict
+    fresh = abs(skew) <= WINDOW
+    verdict = signing.verify(SECRET, stamp, method, path, body, good, NOW, WINDOW)
+    assert verdict is None if fresh else verdict == signing.window_reason(WINDOW), verdict
+    assert signing.verify(SECRET, stamp, method, path, body, good.upper(), NOW, WINDOW) == verdict
     if fresh and body:
         i = at % len(body)
         changed = body[:i] + bytes([body[i] ^ (1 + at // len(body) % 255)]) + body[i + 1 :]
-        assert signing.verify(SECRET, stamp, method, path, changed, good, NOW) is not None, changed
+        assert signing.verify(SECRET, stamp, method, path, changed, good, NOW, WINDOW) is not None, changed
     if fresh and path:
         i = at % len(path)
         other = path[:i] + chr((ord(path[i]) + 1) % 0x110000) + path[i + 1 :]
-        assert signing.verify(SECRET, stamp, method, other, body, good, NOW) is not None, other
+        assert signing.verify(SECRET, stamp, method, other, body, good, NOW, WINDOW) is not None, other
     # hostile headers: a reason, never an exception, and a pass only for the true signature
-    verdict = signing.verify(SECRET, timestamp, method, path, body, sent, NOW)
+    verdict = signing.verify(SECRET, timestamp, method, path, body, sent, NOW, WINDOW)
     assert verdict is not None or (
         sent.lower() == signing.signature(SECRET, timestamp, method, path, body) and timestamp.isdigit()
     ), (timestamp, sent)
@@ -160,14 +162,14 @@ def check_ws_auth(fdp: atheris.FuzzedDataProvider) -> None:
     if not isinstance(params, dict):
         return
     timestamp, sent = params.get("timestamp"), params.get("signature")
-    verdict = signing.verify_ws_auth(SECRET, timestamp, sent, NOW)
+    verdict = signing.verify_ws_auth(SECRET, timestamp, sent, NOW, WINDOW)
     assert verdict is not None or (
         isinstance(sent, str) and sent.lower() == signing.ws_auth_signature(SECRET, timestamp)  # type: ignore[arg-type]
     ), params
     if isinstance(timestamp, int) and not isinstance(timestamp, bool) and 0 <= timestamp < 2**63:
         good = signing.ws_auth_signature(SECRET, timestamp)
-        fresh = abs(NOW - timestamp) <= signing.DEFAULT_WINDOW_MS
-        assert (signing.verify_ws_auth(SECRET, timestamp, good, NOW) is None) == fresh, timestamp
+        fresh = abs(NOW - timestamp) <= WINDOW
+        assert (signing.verify_ws_auth(SECRET, timestamp, good, NOW, WINDOW) is None) == fresh, timestamp
 
 
 MODES = [check_bodies, check_field, check_signature, check_ws_auth]

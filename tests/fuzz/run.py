@@ -29,10 +29,11 @@ _FINAL = {"number_of_executed_units": "runs", "average_exec_per_sec": "execs_per
           "new_units_added": "new_inputs", "peak_rss_mb": "peak_rss_mb"}  # fmt: skip
 
 
-def fuzz(target: str, seconds: int, out: Path) -> dict[str, object]:
+def fuzz(target: str, seconds: int, out: Path, runs: int = -1) -> dict[str, object]:
+    """``seconds`` of ``target``, or ``runs`` inputs if that comes first (-1: no such limit)."""
     work = out / target
     (work / "corpus").mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(HERE / f"fuzz_{target}.py"), f"-max_total_time={seconds}",
+    cmd = [sys.executable, str(HERE / f"fuzz_{target}.py"), f"-max_total_time={seconds}", f"-runs={runs}",
            f"-artifact_prefix={work}/", "-print_final_stats=1", f"-dict={HERE / 'dict' / f'{target}.dict'}",
            str(work / "corpus"), str(HERE / "corpus" / target)]  # fmt: skip
     found: dict[str, object] = {"target": target, "crashes": []}
@@ -74,12 +75,13 @@ def _read(line: str, found: dict[str, object], error: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=100, help="budget per target")
+    parser.add_argument("--runs", type=int, default=-1, help="stop a target after this many inputs")
     parser.add_argument("--out", type=Path, default=Path("build/fuzz"), help="crashes and found inputs")
     parser.add_argument("targets", nargs="*", default=list(TARGETS), help=f"any of {', '.join(TARGETS)}")
     args = parser.parse_args()
     if unknown := set(args.targets) - set(TARGETS):
         parser.error(f"no such target: {', '.join(sorted(unknown))}")
-    summary = [fuzz(target, args.seconds, args.out) for target in args.targets]
+    summary = [fuzz(target, args.seconds, args.out, args.runs) for target in args.targets]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 1 if any(s["crashes"] for s in summary) else 0
