@@ -82,12 +82,13 @@ CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys(user_id, revoked);
 #: Columns ``users`` gained after its first release, added by ``_Db._migrate`` to every database
 #: that lacks them (new ones too, so there is one declaration): SQLite gives every existing row
 #: the constant default (``created_at``: NULL, unknown).
-_USER_COLUMNS: Final = {
-    "role": "TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'operator'))",
-    "created_at": "INTEGER",
-}
 USER: Final = "user"
 OPERATOR: Final = "operator"
+ROLES: Final = (USER, OPERATOR)
+_USER_COLUMNS: Final = {
+    "role": f"TEXT NOT NULL DEFAULT '{USER}' CHECK (role IN {ROLES!r})",
+    "created_at": "INTEGER",
+}
 
 T = TypeVar("T")
 
