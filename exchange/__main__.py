@@ -1,4 +1,5 @@
-"""Command line: ``python -m exchange serve`` runs the exchange; ``demo`` runs the engine alone.
+"""Command line: ``python -m exchange serve`` runs the exchange; ``demo`` runs the engine alone;
+``operator add|list|remove`` manages the operator role (exchange/app/operators.py).
 
 Nothing happens at import time; ``main`` parses options into ``Settings`` and hands them to
 the composition root.
@@ -47,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     limits.add_argument("--json", action="store_true", help="as GET /api/v1/limits answers them")
     limits.add_argument("--write", metavar="FILE", help="rewrite the Limits table in FILE (docs/API.md)")
     _limit_options(limits)
+    op = sub.add_parser("operator", help="add, list or remove operators (docs/API.md#operators)")
+    op_sub = op.add_subparsers(dest="action", required=True)
+    add = op_sub.add_parser("add", help="a new operator account; prints its first API key and secret once")
+    add.add_argument("name")
+    add.add_argument("--promote", action="store_true", help="make an existing user an operator instead")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read a password from stdin (to sign in on pages); default: random")  # fmt: skip
+    op_sub.add_parser("list", help="every operator")
+    remove = op_sub.add_parser("remove", help="make an operator a user again")
+    remove.add_argument("name")
+    for each in (add, op_sub.choices["list"], remove):
+        each.add_argument("--data-dir", default="data", help="the server's data directory")
     demo = sub.add_parser("demo", help="run simulated traders through the engine alone and print the result")
     demo.add_argument("--config", help="markets and assets TOML (default: the demo config)")
     demo.add_argument("--seed", type=int, default=7)
@@ -121,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             return serve(_settings(args))
         if args.command == "limits":
             return show_limits(args)
+        if args.command == "operator":
+            from exchange.app.operators import operator
+
+            return operator(args.action, args.data_dir, getattr(args, "name", None),
+                            promote=getattr(args, "promote", False),
+                            password_stdin=getattr(args, "password_stdin", False))  # fmt: skip
         venue = load_venue(args.config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -2,9 +2,10 @@
 
 Layout:
 - ``<data_dir>/accounts.sqlite3`` (WAL, ``synchronous=FULL``: account writes are rare and a lost
-  API key would break a client) with three tables: ``users`` (argon2id password hashes),
-  ``sessions`` (sha256 of the token, never the token) and ``api_keys`` (key, owner, creation time,
-  revoked flag, never the secret);
+  API key would break a client) with four tables: ``users`` (argon2id password hashes, the role:
+  ``user`` or ``operator``, the creation time), ``sessions`` (sha256 of the token, never the
+  token), ``api_keys`` (key, owner, creation time, revoked flag, never the secret) and ``audit``
+  (the operators' actions, store/audit.py);
 - ``<data_dir>/master.key``: 32 random bytes, mode 0o600, from which every API key's secret is
   derived as HMAC-SHA256(master_key, "api-key:" + api_key). A stolen database alone therefore
   yields no secret, and a key's secret is the same after a restart.
@@ -14,6 +15,10 @@ the event loop never blocks and writes are serialised (the per-user key limit an
 username need no further locking). The hot-path reads (``session``, ``api_key``, ``username``)
 are answered from dicts loaded at ``open``; those dicts are only touched on the event loop, after
 the matching SQLite write has committed, so memory never shows what the database does not hold.
+
+Roles are not cached: ``account`` reads the row each time (a primary-key look-up on the worker
+thread), so a role changed by ``python -m exchange operator`` in another process holds on the
+next admin request, without a restart.
 
 Ids: users are numbered by SQLite from 1 (AUTOINCREMENT, never reused); 0 is the fee account.
 Usernames are unique regardless of case and keep the case they were signed up with.
@@ -39,6 +44,10 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 
+from exchange.clock import now_ms
+from exchange.store import audit as audit_table
+from exchange.store.audit import AuditEntry
+
 DB_FILE: Final = "accounts.sqlite3"
 MASTER_KEY_FILE: Final = "master.key"
 _USERNAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]{3,32}")
@@ -46,7 +55,8 @@ _PASSWORD_MIN: Final = 8
 _PASSWORD_MAX: Final = 128
 _MASTER_KEY_BYTES: Final = 32
 
-_SCHEMA: Final = """
+_SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -67,6 +77,18 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys(user_id, revoked);
 """
+    + audit_table.SCHEMA
+)
+#: Columns ``users`` gained after its first release, added by ``_Db._migrate`` to every database
+#: that lacks them (new ones too, so there is one declaration): SQLite gives every existing row
+#: the constant default (``created_at``: NULL, unknown).
+USER: Final = "user"
+OPERATOR: Final = "operator"
+ROLES: Final = (USER, OPERATOR)
+_USER_COLUMNS: Final = {
+    "role": f"TEXT NOT NULL DEFAULT '{USER}' CHECK (role IN {ROLES!r})",
+    "created_at": "INTEGER",
+}
 
 T = TypeVar("T")
 
@@ -76,6 +98,16 @@ class User(msgspec.Struct, frozen=True):
 
     id: int
     username: str
+
+
+class Account(msgspec.Struct, frozen=True):
+    """A user as the database holds it now: its role and creation time (None: made before
+    accounts recorded it)."""
+
+    id: int
+    username: str
+    role: str
+    created_at: int | None
 
 
 class Session(msgspec.Struct, frozen=True):
@@ -183,6 +215,7 @@ class _Db:
             try:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.executescript(_SCHEMA)
+                self._migrate()
                 break
             except sqlite3.OperationalError as exc:
                 # Gateways starting together on one data dir: the schema is set up by one of
@@ -195,6 +228,15 @@ class _Db:
         self.hasher = password_hasher()
         # Verified against for unknown usernames, so "no such user" costs what "wrong password" does.
         self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def _migrate(self) -> None:
+        """Add the columns a database made by an older version lacks (in one transaction, so
+        gateways starting together add each once)."""
+        with self._tx() as tx:
+            have = {row[1] for row in tx.execute("PRAGMA table_info(users)")}
+            for name, decl in _USER_COLUMNS.items():
+                if name not in have:
+                    tx.execute(f"ALTER TABLE users ADD COLUMN {name} {decl}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -232,17 +274,40 @@ class _Db:
             master_key=master_key,
         )
 
-    def insert_user(self, username: str, password: str) -> int | None:
+    def insert_user(self, username: str, password: str, created_at: int, role: str = USER) -> int | None:
         """The new user's id, or None if the name is taken (in any case)."""
         password_hash = self.hasher.hash(password)
         try:
             cur = self.conn.execute(
-                "INSERT INTO users (username, password_hash) VALUES (?, ?)", (username, password_hash)
+                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                (username, password_hash, role, created_at),
             )
         except sqlite3.IntegrityError:
             return None
         assert cur.lastrowid is not None and cur.lastrowid >= 1, "user ids start at 1"
         return cur.lastrowid
+
+    def account(self, column: str, value: object) -> Account | None:
+        """The user whose ``column`` (``id`` or ``username``, any case) is ``value``."""
+        assert column in ("id", "username")
+        sql = f"SELECT id, username, role, created_at FROM users WHERE {column} = ?"
+        row = self.conn.execute(sql, (value,)).fetchone()
+        return Account(*row) if row else None
+
+    def operators(self) -> list[Account]:
+        sql = "SELECT id, username, role, created_at FROM users WHERE role = ? ORDER BY id"
+        return [Account(*row) for row in self.conn.execute(sql, (OPERATOR,))]
+
+    def set_role(self, username: str, role: str) -> Account | None:
+        """Give ``username`` this role; the account after, or None if there is no such user."""
+        self._write("UPDATE users SET role = ? WHERE username = ?", (role, username))
+        return self.account("username", username)
+
+    def audit(self, operator: str, action: str, details: dict[str, object], seq: int | None) -> int:
+        return audit_table.insert(self.conn, now_ms(), operator, action, details, seq)
+
+    def audit_page(self, limit: int, before: int | None) -> list[AuditEntry]:
+        return audit_table.page(self.conn, limit, before)
 
     def check_password(self, user_id: int | None, password: str) -> bool:
         row = None
@@ -369,8 +434,9 @@ class Accounts:
 
     # -- users ------------------------------------------------------------------------------
 
-    async def signup(self, username: str, password: str) -> User:
-        """Create a user; ``AccountError`` ``INVALID_REQUEST`` on bad input, ``USERNAME_TAKEN`` if taken."""
+    async def signup(self, username: str, password: str, role: str = USER) -> User:
+        """Create a user (of ``role``); ``AccountError`` ``INVALID_REQUEST`` on bad input,
+        ``USERNAME_TAKEN`` if taken."""
         reason = validate_credentials(username, password)
         if reason is not None:
             raise AccountError("INVALID_REQUEST", reason)
@@ -378,11 +444,62 @@ class Accounts:
         # Memory answers the common case without a hash; the UNIQUE column settles concurrent signups.
         if username.lower() in self._ids_by_name:
             raise taken
-        user_id = await self._run(self._db.insert_user, username, password)
+        user_id = await self._run(self._db.insert_user, username, password, now_ms(), role)
         if user_id is None:
             raise taken
         self._remember(user_id, username)
         return User(user_id, username)
+
+    # -- roles and the audit log (read from SQLite each time: see the module docstring) --------
+
+    async def account(self, user_id: int) -> Account | None:
+        """The user as the database holds it now (its role may have changed since start)."""
+        return await self._run(self._db.account, "id", user_id)
+
+    async def find(self, username: str) -> Account | None:
+        """The user named ``username`` (any case), or None."""
+        return await self._run(self._db.account, "username", username)
+
+    async def operators(self) -> list[Account]:
+        """Every operator, oldest first."""
+        return await self._run(self._db.operators)
+
+    async def add_operator(self, username: str, password: str, *, promote: bool) -> Account:
+        """A new operator account, or (``promote``) an existing user made one; ``AccountError``
+        ``USERNAME_TAKEN`` if the name is taken and not to be promoted, or already an operator."""
+        found = await self.find(username)
+        if found is not None and (found.role == OPERATOR or not promote):
+            why = (
+                "is already an operator"
+                if found.role == OPERATOR
+                else "is a user: --promote makes it an operator"
+            )
+            raise AccountError("USERNAME_TAKEN", f"{found.username!r} {why}")
+        if found is None:
+            if promote:
+                raise AccountError("NOT_FOUND", f"no user named {username!r} to promote")
+            user = await self.signup(username, password, OPERATOR)
+            found = Account(user.id, user.username, OPERATOR, None)
+        made = await self._run(self._db.set_role, found.username, OPERATOR)
+        assert made is not None, "a user vanished: users are never deleted"
+        return made
+
+    async def remove_operator(self, username: str) -> Account:
+        """Make an operator a user again (its keys and sessions stay, without the role)."""
+        found = await self.find(username)
+        if found is None or found.role != OPERATOR:
+            raise AccountError("NOT_FOUND", f"{username!r} is not an operator")
+        demoted = await self._run(self._db.set_role, found.username, USER)
+        assert demoted is not None, "a user vanished: users are never deleted"
+        return demoted
+
+    async def audit(self, operator: str, action: str, details: dict[str, object], seq: int | None) -> int:
+        """Append an operator action to the audit log (store/audit.py); its id."""
+        return await self._run(self._db.audit, operator, action, details, seq)
+
+    async def audit_page(self, limit: int, before: int | None) -> list[AuditEntry]:
+        """Audit entries newest first, ids below ``before`` when given."""
+        return await self._run(self._db.audit_page, limit, before)
 
     async def login(self, username: str, password: str) -> User | None:
         """The user whose credentials these are, else None (unknown user or wrong password alike)."""

@@ -2,7 +2,10 @@
 
 The user is always the authenticated one; nothing in a body or query names a user. A signed
 request proves itself per request; a cookie-riding request that changes state must also carry
-the session's CSRF token in ``X-CSRF-Token`` (pages carry it in a meta tag).
+the session's CSRF token in ``X-CSRF-Token`` (pages carry it in a meta tag). The admin
+routes (``/api/v1/admin/``) authenticate the same way, then ask ``authenticate_operator``
+whether the account holds the operator role now (read from the database, not cached: a role
+changed by the CLI holds at once).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from aiohttp import web
 
 from exchange import signing
 from exchange.clock import monotonic, now_ms
-from exchange.store.accounts import Session
+from exchange.store.accounts import OPERATOR, Session
 from exchange.web.errors import ApiError, rate_limited
 from exchange.web.keys import ACCOUNTS, SETTINGS, USER_LIMITER
 
@@ -28,6 +31,11 @@ class Principal(NamedTuple):
     api_key: str | None
 
 
+class Operator(NamedTuple):
+    user_id: int
+    username: str
+
+
 def unauthorized(message: str) -> ApiError:
     return ApiError("UNAUTHORIZED", message)
 
@@ -39,6 +47,16 @@ async def authenticate(request: web.Request) -> Principal:
     if wait:
         raise rate_limited(wait)
     return principal
+
+
+async def authenticate_operator(request: web.Request) -> Operator:
+    """The calling operator: 401 as ``authenticate`` without valid credentials, then 403
+    ``FORBIDDEN`` if the account is not an operator."""
+    principal = await authenticate(request)
+    account = await request.app[ACCOUNTS].account(principal.user_id)
+    if account is None or account.role != OPERATOR:
+        raise ApiError("FORBIDDEN", "operators only")
+    return Operator(account.id, account.username)
 
 
 async def _signed(request: web.Request) -> Principal:

@@ -155,3 +155,19 @@ def _refusal(fields: tuple[Param, ...], error: str) -> str:
     found = _AT.search(error)
     by_name: dict[str, Any] = {p.name: p.refusal for p in fields}
     return by_name.get(found.group(1), error) if found else f"invalid query: {error}"
+
+
+class UserLookupQuery(Query, frozen=True, kw_only=True):
+    """``GET /admin/users/{username}``: how many of the user's recent fills to show."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="recent fills, newest first")] = 20
+
+
+class AuditQuery(Query, frozen=True, kw_only=True):
+    """``GET /admin/audit``: a page of the log, newest first; ``before`` an entry id (exclusive)
+    from the previous page."""
+
+    limit: Limit = 100
+    before: Annotated[int, msgspec.Meta(ge=1, le=2**53, description="entries with ids below this")] | None = (
+        None
+    )

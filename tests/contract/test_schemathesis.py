@@ -191,9 +191,10 @@ def _relogin(trader: Trader) -> CookieAuth:
 #: filters, the funds and the open orders (orders), a window whose start is after its end
 #: (trades, klines, history, fills), a cap per user (keys, onramp). Their refusals are still
 #: held to the codes the document lists and to changing nothing.
+#: The admin operations refuse the trader (not an operator) whatever it sends: 403, nothing changed.
 BEYOND_THE_SCHEMA = frozenset({
     "placeOrder", "cancelOrder", "amendOrder", "getOrder", "trades", "klines", "orderHistory", "fills",
-    "createApiKey", "onramp",
+    "createApiKey", "onramp", *(o.operation_id for o in OPERATIONS if o.auth is Auth.OPERATOR),
 })  # fmt: skip
 #: (operation, how to generate): valid requests for every operation, invalid ones for every
 #: operation that takes input (there is nothing to break in the others).
@@ -214,7 +215,9 @@ def test_every_operation(
     @FUZZ
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
-        call_checked(case, trader, trader.key if how == "key" else trader.cookie, skip)
+        response = call_checked(case, trader, trader.key if how == "key" else trader.cookie, skip)
+        if op.auth is Auth.OPERATOR:
+            assert response.status_code == 403, (op.operation_id, response.status_code, response.text)
 
     run()
 
@@ -245,7 +248,9 @@ def test_the_documents_links_as_a_state_machine(api_schema: Any, live: LiveServe
 
 
 @pytest.mark.parametrize(
-    "op", [o for o in OPERATIONS if o.auth is Auth.KEY_OR_SESSION], ids=lambda o: o.operation_id
+    "op",
+    [o for o in OPERATIONS if o.auth in (Auth.KEY_OR_SESSION, Auth.OPERATOR)],
+    ids=lambda o: o.operation_id,
 )
 def test_every_private_operation_refuses_no_auth(op: Operation, api_schema: Any, trader: Trader) -> None:
     """Without a key or a session: 401 UNAUTHORIZED and nothing changed, whatever the request."""

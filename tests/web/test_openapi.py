@@ -22,11 +22,12 @@ from referencing.jsonschema import DRAFT202012
 
 from exchange.app import create_app
 from exchange.client import Client
+from exchange.clock import now_ms
 from exchange.config import Settings
 from exchange.web import schemas
 from exchange.web.errors import CATALOGUE
-from exchange.web.keys import OPERATIONS
-from exchange.web.spec.declare import Operation
+from exchange.web.keys import ACCOUNTS, OPERATIONS
+from exchange.web.spec.declare import Auth, Operation
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS as TABLE
 from tests.web.conftest import GENEROUS, PASSWORD, TEST_SETTINGS
@@ -55,7 +56,7 @@ async def _trader(base_url: str, name: str) -> Client:
     return client
 
 
-async def _calls(base_url: str, maker: Client, taker: Client, record: Any) -> None:
+async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, record: Any) -> None:
     """One call (or more) of every operation of the table."""
     await record("serverTime", maker, "GET", "/time")
     await record("markets", maker, "GET", "/markets")
@@ -96,6 +97,10 @@ async def _calls(base_url: str, maker: Client, taker: Client, record: Any) -> No
         browser.csrf_token = session["csrfToken"]
         await record("me", browser, "GET", "/auth/me")
         await record("logout", browser, "POST", "/auth/logout")
+    await record("adminUser", operator, "GET", "/admin/users/taker")
+    await record("adminFees", operator, "GET", "/admin/fees")
+    await record("adminOperators", operator, "GET", "/admin/operators")
+    await record("adminAudit", operator, "GET", "/admin/audit")  # after the others: entries to show
     await record("openapi", maker, "GET", "/openapi.json")
     await record("asyncapi", maker, "GET", "/asyncapi.json")
 
@@ -107,6 +112,9 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
     maker, taker = await _trader(base_url, "maker"), await _trader(base_url, "taker")
+    accounts = server.app[ACCOUNTS]  # an operator, as `python -m exchange operator add` makes one
+    boss = await accounts.add_operator("boss", PASSWORD, promote=False)
+    operator = Client(base_url, *await accounts.create_api_key(boss.id, now_ms()))
     answers: dict[str, list[Any]] = {}
     content_types: dict[str, str] = {}
 
@@ -117,7 +125,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
         return answer
 
     try:
-        await _calls(base_url, maker, taker, record)
+        await _calls(base_url, maker, taker, operator, record)
         async with aiohttp.ClientSession() as http:
             for name in ("openapi", "asyncapi"):
                 async with http.get(f"{base_url}{V1}/{name}.json") as resp:
@@ -126,6 +134,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     finally:
         await maker.close()
         await taker.close()
+        await operator.close()
         await server.close()
 
 
@@ -255,3 +264,16 @@ async def test_info_announces_the_limits_this_server_enforces(scene: Scene) -> N
     (answer,) = scene.answers["limits"]
     assert scene.openapi["info"]["x-limits"] == answer["limits"]
     assert answer["limits"]["rate_per_s"]["value"] == GENEROUS.rate_per_s
+
+
+async def test_admin_operations_say_operators_only_and_list_403(scene: Scene) -> None:
+    """Same security schemes as any private route, plus the role in words and 403 listed."""
+    admin = [op for op in TABLE if op.auth is Auth.OPERATOR]
+    assert admin == [op for op in TABLE if op.path.startswith("/admin/")] and len(admin) >= 4
+    private = scene.openapi["paths"][V1 + "/balances"]["get"]["security"]
+    for op in admin:
+        entry = scene.openapi["paths"][V1 + op.path][op.method.lower()]
+        assert entry["security"] == private
+        assert "Operators only" in entry["description"]
+        assert "FORBIDDEN" in entry["responses"]["403"]["x-error-codes"]
+        assert "UNAUTHORIZED" in entry["responses"]["401"]["x-error-codes"]

@@ -28,12 +28,16 @@ class Auth(enum.Enum):
     KEY_OR_SESSION = "key-or-session"
     #: Either, or nothing (logout: without a session it answers all the same).
     OPTIONAL = "optional"
+    #: As KEY_OR_SESSION, and the account must be an operator (else 403): the admin routes.
+    OPERATOR = "operator"
 
 
 BUG = ("INTERNAL",)
 BODY = ("UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE")
 AUTHENTICATED = ("UNAUTHORIZED", "RATE_LIMITED")
 CSRF = ("FORBIDDEN",)
+#: An authenticated caller who is not an operator (web/auth.py:authenticate_operator).
+NOT_OPERATOR = ("FORBIDDEN",)
 #: The trip to the engine (web/common.py:execute) and the reads a gateway asks it for.
 ENGINE = ("OVERLOADED", "UNAVAILABLE", "ENGINE_TIMEOUT")
 READS = ("UNAVAILABLE", "ENGINE_TIMEOUT")
@@ -84,6 +88,8 @@ class Operation:
             wanted |= set(AUTHENTICATED)
             if self.method not in SAFE:
                 wanted |= set(CSRF)
+        if self.auth is Auth.OPERATOR:
+            wanted |= set(NOT_OPERATOR)
         unknown = wanted - CATALOGUE.keys()
         if unknown:
             raise ValueError(f"{self.operation_id}: codes not in the catalogue: {sorted(unknown)}")

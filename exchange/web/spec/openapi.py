@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from exchange.config import Settings
 from exchange.limits import limits_json
 from exchange.signing import API_KEY_PATTERN
 from exchange.web.errors import CATALOGUE
+from exchange.web.schemas import Username
 from exchange.web.spec.components import package_version, schemas
 from exchange.web.spec.declare import SAFE, Auth, Operation
 from exchange.web.spec.responses import ErrorBody
@@ -37,6 +40,12 @@ SECURITY_SCHEMES = {
              "description": "The session's CSRF token (signup, login, /auth/me answer it): required "
              "with the cookie on any method but GET, HEAD and OPTIONS."},
 }  # fmt: skip
+
+
+OPERATOR_ONLY = (
+    "Operators only: the same API key or session as any route, of an account with the operator role "
+    "(`python -m exchange operator add NAME`); any other account gets 403 `FORBIDDEN`."
+)
 
 
 def info(settings: Settings) -> dict[str, Any]:
@@ -80,8 +89,9 @@ def document(settings: Settings, operations: tuple[Operation, ...]) -> dict[str,
 
 def _operation(op: Operation, ref_of: dict[int, Any], components: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
-    if op.description:
-        found["description"] = op.description
+    description = " ".join(filter(None, (op.description, OPERATOR_ONLY if op.auth is Auth.OPERATOR else "")))
+    if description:
+        found["description"] = description
     params = _path_params(op.path) + (_query_params(components[op.query.__name__]) if op.query else [])
     if params:
         found["parameters"] = params
@@ -96,7 +106,10 @@ def _operation(op: Operation, ref_of: dict[int, Any], components: dict[str, Any]
 
 
 #: The path parameters' schemas (a name not here is any string).
-PATH_PARAMS: dict[str, dict[str, Any]] = {"api_key": {"type": "string", "pattern": f"^{API_KEY_PATTERN}$"}}
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "api_key": {"type": "string", "pattern": f"^{API_KEY_PATTERN}$"},
+    "username": msgspec.json.schema(Username),
+}
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:

@@ -4,13 +4,13 @@ from this table and openapi.py writes the document from it (declare.py says what
 
 from __future__ import annotations
 
-from exchange.web import account_api, public_api, schemas, trading_api
+from exchange.web import account_api, admin_api, public_api, schemas, trading_api
 from exchange.web import queries as q
 from exchange.web.spec import responses as r
 from exchange.web.spec import serve
 from exchange.web.spec.declare import ENGINE, ORDER_RULES, READS, Auth, Operation
 
-PUBLIC, KEY = Auth.NONE, Auth.KEY_OR_SESSION
+PUBLIC, KEY, OPERATOR = Auth.NONE, Auth.KEY_OR_SESSION, Auth.OPERATOR
 MARKET = ("INVALID_REQUEST", "UNKNOWN_SYMBOL", "UNAVAILABLE")  # a market's data: 503 while resyncing
 OWN = ("INVALID_REQUEST", "UNKNOWN_SYMBOL", *READS)  # the caller's own views
 _CREDENTIALS = ("INVALID_REQUEST", "RATE_LIMITED")
@@ -131,5 +131,16 @@ OPERATIONS: tuple[Operation, ...] = (
               query=q.HistoryQuery),
     Operation("GET", "/fills", trading_api.fills, "fills", "The caller's fills, newest first", "orders",
               KEY, list[r.Fill], OWN, query=q.HistoryQuery),
+    # -- operators (docs/API.md#operators) -------------------------------------------------------
+    Operation("GET", "/admin/audit", admin_api.audit_log, "adminAudit",
+              "The operators' actions, newest first", "admin", OPERATOR, list[r.AuditEntry],
+              ("INVALID_REQUEST",), query=q.AuditQuery),
+    Operation("GET", "/admin/users/{username}", admin_api.user, "adminUser",
+              "One user: account, balances, open orders, recent fills", "admin", OPERATOR, r.AdminUser,
+              ("INVALID_REQUEST", "NOT_FOUND", *READS), query=q.UserLookupQuery),
+    Operation("GET", "/admin/fees", admin_api.fees, "adminFees", "The fee account's balances per asset",
+              "admin", OPERATOR, r.Balances, READS),
+    Operation("GET", "/admin/operators", admin_api.operators, "adminOperators", "Every operator",
+              "admin", OPERATOR, list[r.OperatorInfo]),
 )
 # fmt: on

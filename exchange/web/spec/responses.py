@@ -10,13 +10,14 @@ nullable in wire.py without its Struct here fails that test.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
 from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.domain.events import OrderStatus, Role
 from exchange.signing import API_KEY_PATTERN
+from exchange.store.accounts import ROLES
 
 Decimal = Annotated[
     str,
@@ -215,3 +216,42 @@ class Balance(Answer, frozen=True):
 
 #: Every asset of the venue, zero where the user holds none.
 Balances = dict[str, Balance]
+
+
+if TYPE_CHECKING:
+    AccountRole = str
+else:
+    AccountRole = Literal[ROLES]
+
+
+class AdminUser(Answer, frozen=True):
+    """``GET /admin/users/{username}``: one user as an operator sees it."""
+
+    id: Id
+    username: str
+    role: AccountRole
+    #: null for a user made before accounts recorded it.
+    created_at: Millis | None
+    balances: Balances
+    #: Newest first, as ``/orders/open`` answers them.
+    open_orders: list[Order]
+    #: The most recent, newest first, as ``/fills`` answers them.
+    fills: list[Fill]
+
+
+class OperatorInfo(Answer, frozen=True):
+    id: Id
+    username: str
+    created_at: Millis | None
+
+
+class AuditEntry(Answer, frozen=True):
+    """One operator action (who, when, what), with the engine sequence of the command it
+    submitted (null for a read)."""
+
+    id: Id
+    at: Millis
+    operator: Annotated[str, msgspec.Meta(description="the operator's username, or `cli` for the CLI")]
+    action: Annotated[str, msgspec.Meta(examples=["user.lookup"])]
+    details: dict[str, Any]
+    seq: Count | None

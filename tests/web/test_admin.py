@@ -1,0 +1,180 @@
+"""The admin routes: operators only (403 for anyone else, 401 without credentials), each
+action in the audit log, and what the user lookup and the fee account show.
+
+One app per module: a maker and a taker who trade, a cookie-only user, and an operator made
+as the CLI makes one (``Accounts.add_operator``) with an API key. The per-route checks are
+parametrised over the operation table's admin entries, so a new admin route is covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestServer
+
+from exchange.app import create_app
+from exchange.client import Client, ExchangeError
+from exchange.clock import now_ms
+from exchange.config import Settings
+from exchange.store.accounts import Accounts
+from exchange.web.keys import ACCOUNTS
+from exchange.web.spec.declare import Auth
+from exchange.web.spec.openapi import V1
+from exchange.web.spec.operations import OPERATIONS
+from tests.web.conftest import PASSWORD, TEST_SETTINGS
+
+SOL = "SOL_USDC"
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+ADMIN = [op for op in OPERATIONS if op.auth is Auth.OPERATOR]
+#: A value for each path parameter an admin route may have.
+PATH_VALUES = {"username": "taker"}
+
+
+class Scene(msgspec.Struct):
+    server: TestServer
+    accounts: Accounts
+    maker: Client
+    taker: Client
+    #: a user signed in with a cookie session only
+    browser: Client
+    operator: Client
+    bare: Client
+
+
+async def _trader(base_url: str, name: str) -> Client:
+    client = Client(base_url)
+    await client.signup(name, PASSWORD)
+    created = await client.create_api_key()
+    client.use_key(created["apiKey"], created["secret"])
+    await client.onramp("USDC", "100000")
+    await client.onramp("SOL", "1000")
+    return client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("admin")), **TEST_SETTINGS)  # type: ignore[arg-type]
+    server = TestServer(create_app(settings))
+    await server.start_server()
+    base_url = str(server.make_url("")).rstrip("/")
+    accounts = server.app[ACCOUNTS]
+    maker, taker = await _trader(base_url, "maker"), await _trader(base_url, "taker")
+    await maker.place_order(SOL, "sell", price="100", quantity="5")
+    await taker.place_order(SOL, "buy", "market", quantity="2")
+    await taker.place_order(SOL, "buy", price="90", quantity="1")  # stays open
+    browser = Client(base_url)
+    await browser.signup("browser", PASSWORD)
+    boss = await accounts.add_operator("boss", PASSWORD, promote=False)
+    operator = Client(base_url)
+    operator.use_key(*await accounts.create_api_key(boss.id, now_ms()))
+    bare = Client(base_url)
+    try:
+        yield Scene(server, accounts, maker, taker, browser, operator, bare)
+    finally:
+        for client in (maker, taker, browser, operator, bare):
+            await client.close()
+        await server.close()
+
+
+def _path(path: str) -> str:
+    return V1 + path.format(**PATH_VALUES)
+
+
+async def _refusal(client: Client, method: str, path: str, *, auth: bool = True) -> tuple[int, str]:
+    with pytest.raises(ExchangeError) as refused:
+        await client.request(method, path, auth=auth)
+    return refused.value.status, refused.value.code
+
+
+async def _audit(scene: Scene) -> list[dict[str, Any]]:
+    """The log as it stands, read past the routes so that reading adds nothing."""
+    return [msgspec.to_builtins(e) for e in await scene.accounts.audit_page(1000, None)]
+
+
+@pytest.mark.parametrize("op", ADMIN, ids=lambda op: op.operation_id)
+async def test_every_admin_route_refuses_users_with_403_and_strangers_with_401(scene: Scene, op: Any) -> None:
+    before = await _audit(scene)
+    path = _path(op.path)
+    assert await _refusal(scene.taker, op.method, path) == (403, "FORBIDDEN")  # signed with a key
+    assert await _refusal(scene.browser, op.method, path) == (403, "FORBIDDEN")  # a cookie session
+    assert await _refusal(scene.bare, op.method, path, auth=False) == (401, "UNAUTHORIZED")
+    assert await _audit(scene) == before  # a refusal records nothing
+
+
+@pytest.mark.parametrize("op", ADMIN, ids=lambda op: op.operation_id)
+async def test_every_admin_route_answers_an_operator_and_records_who_when_what(scene: Scene, op: Any) -> None:
+    start = now_ms()
+    await scene.operator.request(op.method, _path(op.path), auth=True)
+    newest = (await _audit(scene))[0]
+    assert newest["operator"] == "boss" and start <= newest["at_ms"] <= now_ms()
+    assert newest["action"] and isinstance(newest["details"], dict)
+    assert newest["seq"] is None  # these routes only read
+
+
+async def test_the_user_lookup_shows_the_account_balances_open_orders_and_fills(scene: Scene) -> None:
+    found = await scene.operator.request("GET", f"{V1}/admin/users/TAKER", params={"limit": 1}, auth=True)
+    assert found["username"] == "taker" and found["role"] == "user" and found["createdAt"] > 0
+    assert found["balances"] == await scene.taker.balances()
+    assert found["openOrders"] == await scene.taker.open_orders()
+    assert [f["tradeId"] for f in found["fills"]] == [f["tradeId"] for f in await scene.taker.fills()][:1]
+    audit = (await _audit(scene))[0]
+    assert (audit["action"], audit["details"]) == ("user.lookup", {"username": "taker"})
+    boss = await scene.operator.request("GET", f"{V1}/admin/users/boss", auth=True)
+    assert boss["role"] == "operator"
+
+
+async def test_an_unknown_user_is_404_and_a_bad_limit_400(scene: Scene) -> None:
+    assert await _refusal(scene.operator, "GET", f"{V1}/admin/users/nobody") == (404, "NOT_FOUND")
+    refused = await _refusal(scene.operator, "GET", f"{V1}/admin/users/taker?limit=0")
+    assert refused == (400, "INVALID_REQUEST")
+
+
+async def test_the_fee_account_holds_what_the_trade_charged(scene: Scene) -> None:
+    fees = await scene.operator.request("GET", f"{V1}/admin/fees", auth=True)
+    by_asset: dict[str, Decimal] = {}
+    for fill in await scene.taker.fills() + await scene.maker.fills():
+        by_asset[fill["feeAsset"]] = by_asset.get(fill["feeAsset"], Decimal(0)) + Decimal(fill["fee"])
+    assert by_asset and all(v > 0 for v in by_asset.values())
+    for asset, balance in fees.items():
+        assert Decimal(balance["available"]) == by_asset.get(asset, 0) and Decimal(balance["locked"]) == 0
+
+
+async def test_operators_are_listed(scene: Scene) -> None:
+    listed = await scene.operator.request("GET", f"{V1}/admin/operators", auth=True)
+    assert [o["username"] for o in listed] == ["boss"]
+
+
+async def test_the_audit_log_pages_newest_first(scene: Scene) -> None:
+    for _ in range(3):
+        await scene.operator.request("GET", f"{V1}/admin/operators", auth=True)
+    first = await scene.operator.request("GET", f"{V1}/admin/audit", params={"limit": 2}, auth=True)
+    ids = [int(e["id"]) for e in first]
+    assert len(ids) == 2 and ids[0] > ids[1]
+    assert first[0]["operator"] == "boss" and first[0]["action"] == "operators.list"
+    older = await scene.operator.request(
+        "GET", f"{V1}/admin/audit", params={"limit": 2, "before": ids[1]}, auth=True
+    )
+    assert all(int(e["id"]) < ids[1] for e in older) and len(older) == 2
+    newest = (await _audit(scene))[0]
+    assert (newest["action"], newest["details"]) == ("audit.read", {"limit": 2, "before": ids[1]})
+
+
+async def test_an_operator_may_use_a_session_too(scene: Scene) -> None:
+    async with Client(str(scene.server.make_url("")).rstrip("/")) as session:
+        await session.login("boss", PASSWORD)
+        listed = await session.request("GET", f"{V1}/admin/operators", auth=True)
+        assert [o["username"] for o in listed] == ["boss"]
+
+
+async def test_a_demoted_operator_is_refused_at_once_and_a_promoted_user_admitted(scene: Scene) -> None:
+    await scene.accounts.remove_operator("boss")
+    try:
+        assert await _refusal(scene.operator, "GET", f"{V1}/admin/fees") == (403, "FORBIDDEN")
+    finally:
+        await scene.accounts.add_operator("boss", PASSWORD, promote=True)
+    await scene.operator.request("GET", f"{V1}/admin/fees", auth=True)
