@@ -25,7 +25,8 @@ from exchange.service.userdata import UserData
 from exchange.store.history import History
 from exchange.store.snapshot import state_hash
 
-Balances = dict[str, tuple[int, int]]
+#: {asset: (available, locked, withdrawing)}
+Balances = dict[str, tuple[int, int, int]]
 OrderWithFills = tuple[OrderState, list[OrderFilled]]
 
 

@@ -78,12 +78,13 @@ def own_order(events: Sequence[Event]) -> tuple[OrderState, list[OrderFilled]]:
     return state, fills
 
 
-def balances_json(balances: dict[str, tuple[int, int]], assets: dict[str, Asset]) -> Json:
+def balances_json(balances: dict[str, tuple[int, int, int]], assets: dict[str, Asset]) -> Json:
     """Every asset of the venue, zero where the user holds none."""
     out: Json = {}
     for name, asset in assets.items():
-        available, locked = balances.get(name, (0, 0))
-        out[name] = {"available": asset.format(available), "locked": asset.format(locked)}
+        available, locked, withdrawing = balances.get(name, (0, 0, 0))
+        out[name] = {"available": asset.format(available), "locked": asset.format(locked),
+                     "withdrawing": asset.format(withdrawing)}  # fmt: skip
     return out
 
 

@@ -209,8 +209,11 @@ class ApiKeyRevoked(Answer, frozen=True):
 
 
 class Balance(Answer, frozen=True):
+    """``locked``: held by open orders; ``withdrawing``: held by pending withdrawals."""
+
     available: Decimal
     locked: Decimal
+    withdrawing: Decimal
 
 
 #: Every asset of the venue, zero where the user holds none.
