@@ -168,7 +168,6 @@ class RejectWithdrawal(Command, frozen=True, tag="withdraw_reject", kw_only=True
     reason: str
 
 
-FundingCommand = Deposit | RequestWithdrawal | CompleteWithdrawal | RejectWithdrawal
 AnyCommand = (
     PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp | PlaceOrderV1 | Deposit
     | RequestWithdrawal | CompleteWithdrawal | RejectWithdrawal
