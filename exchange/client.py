@@ -165,6 +165,17 @@ class Client:
             "POST", "/api/v1/onramp", body={"asset": asset, "amount": amount}, auth=True
         )
 
+    # -- funding ---------------------------------------------------------------------------
+    async def deposits(self) -> Any:
+        return await self.request("GET", "/api/v1/deposits", auth=True)
+
+    async def withdrawals(self) -> Any:
+        return await self.request("GET", "/api/v1/withdrawals", auth=True)
+
+    async def request_withdrawal(self, asset: str, amount: str, destination: str) -> Json:
+        body = {"asset": asset, "amount": amount, "destination": destination}
+        return await self.request("POST", "/api/v1/withdrawals", body=body, auth=True)
+
     # -- orders ----------------------------------------------------------------------------
     async def place_order(
         self, symbol: str, side: str, type: str = "limit", *, price: str | None = None,

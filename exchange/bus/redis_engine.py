@@ -43,14 +43,16 @@ from exchange.bus.redis import close_quietly, connect, connection_errors, stop_t
 from exchange.bus.redis_lock import EngineLease
 from exchange.clock import now_ms
 from exchange.domain.events import (
+    FUNDING_EVENTS,
     ORDER_EVENTS,
     BalanceChanged,
     BookChanged,
     Event,
-    Onramped,
+    FundingEvent,
     OrderEvent,
     OrderRejected,
     TradeExecuted,
+    funding_user,
 )
 from exchange.domain.reasons import Reason
 
@@ -105,7 +107,7 @@ BLOCK_MS = 200
 # Where publish sends each event, by exact type (final classes; every command passes here):
 # per market, per user by its order, per user by its account. OrderRejected goes nowhere.
 _MARKET_EVENTS = frozenset((BookChanged, TradeExecuted))
-_ACCOUNT_EVENTS = frozenset((BalanceChanged, Onramped))
+_ACCOUNT_EVENTS = frozenset((BalanceChanged,))
 
 
 class RedisEngine:
@@ -320,6 +322,8 @@ class RedisEngine:
                 by_user.setdefault(cast(OrderEvent, e).order.user_id, []).append(e)
             elif kind in _ACCOUNT_EVENTS:
                 by_user.setdefault(cast(BalanceChanged, e).user_id, []).append(e)
+            elif kind in FUNDING_EVENTS:
+                by_user.setdefault(funding_user(cast(FundingEvent, e)), []).append(e)
         queued, names = self._events, self.names
         for symbol, mine in by_market.items():
             queued.setdefault(names.market(symbol), []).append((self.market_uid(symbol), mine))

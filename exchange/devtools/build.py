@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]  # the repository: exchange/devtools/build.py
 DOMAIN = ROOT / "exchange" / "domain"
 #: The modules with the hot loops; the message types (msgspec Structs, enums) stay interpreted.
-COMPILED = ("units", "markets", "book", "ledger", "rules", "matching", "state", "engine")
+COMPILED = ("units", "markets", "book", "ledger", "rules", "matching", "funding", "state", "engine")
 STAMP = DOMAIN / ".compiled"
 
 

@@ -51,6 +51,18 @@ CLIENT_ORDER_ID_CHARS = "[A-Za-z0-9_-]"
 CLIENT_ORDER_ID_MAX = 36
 CLIENT_ORDER_ID_PATTERN = f"^{CLIENT_ORDER_ID_CHARS}{{1,{CLIENT_ORDER_ID_MAX}}}\\Z"
 
+#: Funding texts are printable ASCII (space to tilde): what an operator and a chain explorer
+#: can both read back. A deposit's reference (the external transfer's id) is 1 to
+#: REFERENCE_MAX of them, a withdrawal's destination and a rejection's reason 1 to TEXT_MAX.
+PRINTABLE_CHARS = "[ -~]"
+REFERENCE_MAX = 64
+TEXT_MAX = 128
+REFERENCE_PATTERN = f"^{PRINTABLE_CHARS}{{1,{REFERENCE_MAX}}}\\Z"
+TEXT_PATTERN = f"^{PRINTABLE_CHARS}{{1,{TEXT_MAX}}}\\Z"
+#: The references the engine gives the demo faucet's deposits (``faucet:<seq>``); an
+#: operator's deposit may not take one, so the two never collide.
+FAUCET_PREFIX = "faucet:"
+
 
 class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):
     user_id: int
@@ -117,11 +129,46 @@ class CancelAll(Command, frozen=True, tag="cancel_all", kw_only=True):
 
 
 class Onramp(Command, frozen=True, tag="onramp", kw_only=True):
-    """Credit ``amount`` atomic units; ``limit`` caps the user's lifetime total if set."""
+    """The demo faucet: a deposit of ``amount`` atomic units to the user themselves, recorded
+    with the reference ``faucet:<seq>``; ``limit`` caps the user's lifetime faucet total if set."""
 
     asset: str
     amount: int
     limit: int | None = None
 
 
-AnyCommand = PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp | PlaceOrderV1
+class Deposit(Command, frozen=True, tag="deposit", kw_only=True):
+    """An operator (``user_id``) credits ``account`` with money that arrived from outside.
+    ``reference`` names the external transfer: the same one again credits nothing."""
+
+    account: int
+    asset: str
+    amount: int
+    reference: str
+
+
+class RequestWithdrawal(Command, frozen=True, tag="withdraw", kw_only=True):
+    """The user asks for ``amount`` to be sent to ``destination``: it is held at once."""
+
+    asset: str
+    amount: int
+    destination: str
+
+
+class CompleteWithdrawal(Command, frozen=True, tag="withdraw_done", kw_only=True):
+    """An operator (``user_id``) says the money was sent: the hold leaves the venue."""
+
+    withdrawal_id: int
+
+
+class RejectWithdrawal(Command, frozen=True, tag="withdraw_reject", kw_only=True):
+    """An operator (``user_id``) refuses the withdrawal: the hold returns to available."""
+
+    withdrawal_id: int
+    reason: str
+
+
+AnyCommand = (
+    PlaceOrder | CancelOrder | AmendOrder | CancelAll | Onramp | PlaceOrderV1 | Deposit
+    | RequestWithdrawal | CompleteWithdrawal | RejectWithdrawal
+)  # fmt: skip

@@ -10,6 +10,12 @@ Answers: a rejected command gets one ``OrderRejected``; an accepted PlaceOrder, 
 AmendOrder gets first the event of its own order (``OrderAccepted``, ``OrderCanceled``,
 ``OrderAmended``), which ``events.subject`` reads, then what followed from it.
 
+Funding: an Onramp (the demo faucet) and an operator's Deposit credit the user and are
+recorded as deposits (a reference credits once); a RequestWithdrawal moves the amount from
+available to the withdrawal hold at once, and an operator's CompleteWithdrawal sends the hold
+off the venue or RejectWithdrawal returns it. Each is answered first by its ``DepositCredited``
+or ``WithdrawalChanged``, then the ``BalanceChanged`` it caused.
+
 Modify semantics (AmendOrder): ``quantity`` is the new total and must stay above what has
 executed. Same price and a smaller or equal quantity keeps the queue place; a new price or a
 larger quantity takes the order out and queues it again as a GTC taker, which may trade.
@@ -23,6 +29,7 @@ from exchange.domain import rules
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
     BUY,
+    FAUCET_PREFIX,
     FOK,
     GTC,
     IOC,
@@ -33,19 +40,27 @@ from exchange.domain.commands import (
     CancelAll,
     CancelOrder,
     Command,
+    CompleteWithdrawal,
+    Deposit,
     Onramp,
     PlaceOrder,
     PlaceOrderV1,
+    RejectWithdrawal,
+    RequestWithdrawal,
 )
 from exchange.domain.events import (
     CANCELED,
     EXPIRED,
     FILLED,
     PARTIALLY_FILLED,
+    PENDING,
     BalanceChanged,
     BookChanged,
+    DepositCredited,
+    DepositSource,
+    DepositState,
+    DepositStatus,
     Event,
-    Onramped,
     OrderAccepted,
     OrderAmended,
     OrderCanceled,
@@ -55,6 +70,9 @@ from exchange.domain.events import (
     OrderStatus,
     Role,
     TradeExecuted,
+    WithdrawalChanged,
+    WithdrawalState,
+    WithdrawalStatus,
 )
 from exchange.domain.markets import Asset, Market
 from exchange.domain.matching import Walk, walk
@@ -96,6 +114,12 @@ class Engine(EngineState):
             return self._onramp(cmd, out)
         if isinstance(cmd, PlaceOrderV1):  # from a journal or a gateway older than place_v2
             return self._place(cmd.upcast(), out)
+        if isinstance(cmd, Deposit):
+            return self._deposit(cmd, out)
+        if isinstance(cmd, RequestWithdrawal):
+            return self._request_withdrawal(cmd, out)
+        if isinstance(cmd, (CompleteWithdrawal, RejectWithdrawal)):
+            return self._settle_withdrawal(cmd, out)
         return rules.unknown_command(cmd)
 
     # -- place -----------------------------------------------------------------------------
@@ -286,15 +310,86 @@ class Engine(EngineState):
         self._take(new, m, book, out, None, None)
         return None
 
-    # -- onramp ----------------------------------------------------------------------------
+    # -- funding ---------------------------------------------------------------------------
     def _onramp(self, cmd: Onramp, out: list[Event]) -> Rejection | None:
         done = self.ledger.user_onramped.get((cmd.user_id, cmd.asset), 0)
-        bal = self.ledger.find(cmd.user_id, cmd.asset)
-        bad = rules.check_onramp(self.assets, cmd, done, bal.available + bal.locked if bal is not None else 0)
+        bad = rules.check_onramp(self.assets, cmd, done, self.ledger.holding(cmd.user_id, cmd.asset))
         if bad:
             return bad
-        self.ledger.deposit(cmd.user_id, cmd.asset, cmd.amount)
-        out.append(Onramped(self._seq, self._ts, cmd.user_id, cmd.asset, cmd.amount))
+        # The faucet's reference is its deposit's id: unique however the command was stamped.
+        reference = f"{FAUCET_PREFIX}{self.funding.next_deposit_id}"
+        self._credit(cmd.user_id, cmd.asset, cmd.amount, reference, DepositSource.FAUCET, out)
+        return None
+
+    def _deposit(self, cmd: Deposit, out: list[Event]) -> Rejection | None:
+        holding = self.ledger.holding(cmd.account, cmd.asset)
+        found = rules.check_deposit(self.assets, self.funding.deposits, cmd, holding)
+        if isinstance(found, Rejection):
+            return found
+        if found is not None:  # credited before with the same details: say so, credit nothing
+            out.append(DepositCredited(self._seq, self._ts, found, True))
+            return None
+        self._credit(cmd.account, cmd.asset, cmd.amount, cmd.reference, DepositSource.OPERATOR, out)
+        return None
+
+    def _credit(
+        self, user: int, asset: str, amount: int, reference: str, source: DepositSource, out: list[Event]
+    ) -> None:
+        ts = self._ts
+        d = DepositState(
+            self.funding.next_deposit_id,
+            user,
+            asset,
+            amount,
+            reference,
+            source,
+            DepositStatus.CREDITED,
+            ts,
+            ts,
+        )
+        self.funding.record_deposit(d)
+        self.ledger.deposit(user, asset, amount, source is DepositSource.FAUCET)
+        out.append(DepositCredited(self._seq, ts, d, False))
+
+    def _request_withdrawal(self, cmd: RequestWithdrawal, out: list[Event]) -> Rejection | None:
+        available = self.ledger.available(cmd.user_id, cmd.asset)
+        bad = rules.check_withdrawal(self.assets, cmd, available)
+        if bad:
+            return bad
+        ts = self._ts
+        w = WithdrawalState(
+            self.funding.next_withdrawal_id,
+            cmd.user_id,
+            cmd.asset,
+            cmd.amount,
+            cmd.destination,
+            PENDING,
+            ts,
+            ts,
+            None,
+        )
+        self.funding.record_withdrawal(w)
+        self.ledger.hold_withdrawal(w.user_id, w.asset, w.amount)
+        out.append(WithdrawalChanged(self._seq, ts, w))
+        return None
+
+    def _settle_withdrawal(
+        self, cmd: CompleteWithdrawal | RejectWithdrawal, out: list[Event]
+    ) -> Rejection | None:
+        w = rules.find_withdrawal(self.funding.withdrawals, cmd)
+        if isinstance(w, Rejection):
+            return w
+        if isinstance(cmd, RejectWithdrawal):
+            status, reason = WithdrawalStatus.REJECTED, cmd.reason
+            self.ledger.release_withdrawal(w.user_id, w.asset, w.amount)
+        else:
+            status, reason = WithdrawalStatus.COMPLETED, None
+            self.ledger.send_withdrawal(w.user_id, w.asset, w.amount)
+        done = WithdrawalState(
+            w.id, w.user_id, w.asset, w.amount, w.destination, status, w.created_at, self._ts, reason
+        )
+        self.funding.record_withdrawal(done)
+        out.append(WithdrawalChanged(self._seq, self._ts, done))
         return None
 
     # -- order lifecycle -------------------------------------------------------------------
@@ -343,7 +438,9 @@ class Engine(EngineState):
                     out.append(BookChanged(seq, ts, book.symbol, changes[0], changes[1]))
             dirty.clear()
         for bal in self.ledger.drain_touched():
-            out.append(BalanceChanged(seq, ts, bal.user, bal.asset, bal.available, bal.locked))
+            out.append(
+                BalanceChanged(seq, ts, bal.user, bal.asset, bal.available, bal.locked, bal.withdrawing)
+            )
 
     # -- construction ----------------------------------------------------------------------
     @classmethod

@@ -10,7 +10,9 @@ come in this order: the order's own events and trades as they happen, then one
 ``BookChanged`` per market touched, then one ``BalanceChanged`` per (user, asset) touched.
 A PlaceOrder, CancelOrder or AmendOrder is answered either by one ``OrderRejected`` or first by
 the event of the order it is about (``OrderAccepted``, ``OrderCanceled``, ``OrderAmended``;
-a taker's makers come after it): ``subject`` names that order.
+a taker's makers come after it): ``subject`` names that order. An accepted funding command
+(Onramp, Deposit, and the withdrawal commands) is answered first by its ``DepositCredited`` or
+``WithdrawalChanged``, then the ``BalanceChanged`` it caused.
 """
 
 from __future__ import annotations
@@ -41,6 +43,24 @@ CLOSED_STATUSES = frozenset(
 )
 
 
+class DepositSource(enum.StrEnum):
+    OPERATOR = "operator"  # money that arrived from outside, credited by an operator
+    FAUCET = "faucet"  # the demo onramp
+
+
+class DepositStatus(enum.StrEnum):
+    CREDITED = "CREDITED"  # a deposit is credited when the engine accepts it: no other state
+
+
+class WithdrawalStatus(enum.StrEnum):
+    PENDING = "PENDING"  # requested: the amount is held, an operator has yet to act
+    COMPLETED = "COMPLETED"  # sent: the hold left the venue
+    REJECTED = "REJECTED"  # refused: the hold went back to available
+
+
+PENDING = WithdrawalStatus.PENDING
+
+
 class Role(enum.StrEnum):
     MAKER = "maker"
     TAKER = "taker"
@@ -66,6 +86,34 @@ class OrderState(msgspec.Struct, frozen=True, gc=False):
     stp: SelfTradePrevention
     created_at: int
     updated_at: int
+
+
+class DepositState(msgspec.Struct, frozen=True, gc=False):
+    """A deposit as credited. ``reference`` is unique on the venue; ``id`` counts deposits."""
+
+    id: int
+    user_id: int
+    asset: str
+    amount: int
+    reference: str
+    source: DepositSource
+    status: DepositStatus
+    created_at: int
+    updated_at: int
+
+
+class WithdrawalState(msgspec.Struct, frozen=True, gc=False):
+    """A withdrawal at one moment; ``reason`` is the operator's, set when it is rejected."""
+
+    id: int
+    user_id: int
+    asset: str
+    amount: int
+    destination: str
+    status: WithdrawalStatus
+    created_at: int
+    updated_at: int
+    reason: str | None
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="e", gc=False):
@@ -132,11 +180,15 @@ class OrderAmended(Event, frozen=True, tag="amended", gc=False):
     requeued: bool
 
 
-class BalanceChanged(Event, frozen=True, tag="balance", gc=False):
+class BalanceChanged(Event, frozen=True, tag="balance", gc=False, omit_defaults=True):
+    """``locked``: held by open orders; ``withdrawing``: held by pending withdrawals (left out
+    of the encoding when 0, so the events of a venue that never withdrew read as before)."""
+
     user_id: int
     asset: str
     available: int
     locked: int
+    withdrawing: int = 0
 
 
 class BookChanged(Event, frozen=True, tag="book", gc=False):
@@ -147,10 +199,18 @@ class BookChanged(Event, frozen=True, tag="book", gc=False):
     asks: list[tuple[int, int]]
 
 
-class Onramped(Event, frozen=True, tag="onramped", gc=False):
-    user_id: int
-    asset: str
-    amount: int
+class DepositCredited(Event, frozen=True, tag="deposit", gc=False):
+    """``duplicate``: the reference was credited before with the same details; nothing moved
+    this time and ``deposit`` is the one credited then."""
+
+    deposit: DepositState
+    duplicate: bool
+
+
+class WithdrawalChanged(Event, frozen=True, tag="withdrawal", gc=False):
+    """A withdrawal requested (PENDING), completed or rejected, as it stands after the change."""
+
+    withdrawal: WithdrawalState
 
 
 #: The events about one order (each has ``order``): what a user's ``orders`` stream carries.
@@ -160,8 +220,17 @@ ORDER_EVENTS = frozenset((OrderAccepted, OrderFilled, OrderCanceled, OrderExpire
 
 AnyEvent = (
     OrderAccepted | OrderRejected | TradeExecuted | OrderFilled | OrderCanceled
-    | OrderExpired | OrderAmended | BalanceChanged | BookChanged | Onramped
+    | OrderExpired | OrderAmended | BalanceChanged | BookChanged | DepositCredited | WithdrawalChanged
 )  # fmt: skip
+
+#: The events about the money a user moves in and out (each names its user in its state).
+FundingEvent = DepositCredited | WithdrawalChanged
+FUNDING_EVENTS = frozenset((DepositCredited, WithdrawalChanged))
+
+
+def funding_user(e: FundingEvent) -> int:
+    """The user a funding event is about."""
+    return e.deposit.user_id if isinstance(e, DepositCredited) else e.withdrawal.user_id
 
 
 def subject(events: Sequence[Event]) -> OrderState:

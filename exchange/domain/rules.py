@@ -50,6 +50,24 @@ Onramp (``check_onramp``)
   range.
 - ONRAMP_LIMIT: the amount would take the user's lifetime onramps of the asset past ``limit``.
 
+Deposit (``check_deposit``; ``user_id`` is the operator, checked as any command's)
+- INVALID_REQUEST: the account is not a trader (the fee account or below); a reference that is
+  not 1-64 printable ASCII characters, or that starts with ``faucet:`` (the faucet's own).
+- UNKNOWN_ASSET, INVALID_QUANTITY: as for an onramp (the amount; the balance it would make).
+- DUPLICATE_REFERENCE: the reference was credited before with another account, asset or amount
+  (with the same ones it is accepted and credits nothing: ``DepositCredited.duplicate``).
+
+RequestWithdrawal (``check_withdrawal``)
+- UNKNOWN_ASSET: no such asset.
+- INVALID_QUANTITY: an amount at or below 0 or out of range.
+- INVALID_REQUEST: a destination that is not 1-128 printable ASCII characters.
+- INSUFFICIENT_FUNDS: more than the user has available.
+
+CompleteWithdrawal and RejectWithdrawal (``find_withdrawal``)
+- INVALID_REQUEST: a rejection's reason that is not 1-128 printable ASCII characters.
+- WITHDRAWAL_NOT_FOUND: no withdrawal has this id.
+- WITHDRAWAL_NOT_PENDING: it was completed or rejected already.
+
 Holds: a limit buy locks ``price x quantity`` of quote; a sell locks its base quantity; a
 market buy by ``quoteQuantity`` locks that amount; a market buy by ``quantity`` locks what
 filling it against the book as it stands would cost (what its ``matching.walk`` spends).
@@ -66,23 +84,35 @@ from exchange.domain.commands import (
     CLIENT_ORDER_ID_CHARS,
     CLIENT_ORDER_ID_MAX,
     CLIENT_ORDER_ID_PATTERN,
+    FAUCET_PREFIX,
     GTC,
     LIMIT,
     MARKET,
+    REFERENCE_MAX,
+    REFERENCE_PATTERN,
     SELL,
+    TEXT_MAX,
+    TEXT_PATTERN,
     AmendOrder,
     CancelOrder,
     Command,
+    CompleteWithdrawal,
+    Deposit,
     Onramp,
     PlaceOrder,
+    RejectWithdrawal,
+    RequestWithdrawal,
     Side,
 )
+from exchange.domain.events import PENDING, DepositState, WithdrawalState
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT, Asset, Market
 from exchange.domain.matching import Walk
 from exchange.domain.reasons import Reason
 
 CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
+REFERENCE = re.compile(REFERENCE_PATTERN)
+TEXT = re.compile(TEXT_PATTERN)
 
 
 class Rejection(NamedTuple):
@@ -282,17 +312,104 @@ def check_amend(o: Order, m: Market, cmd: AmendOrder) -> tuple[int, int] | Rejec
 # -- onramp --------------------------------------------------------------------------------
 def check_onramp(assets: dict[str, Asset], cmd: Onramp, done: int, holding: int) -> Rejection | None:
     """``done``: what the user onramped of the asset so far; ``holding``: their balance of it."""
-    asset = assets.get(cmd.asset)
-    if asset is None:
-        return Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {cmd.asset!r}")
-    if not 0 < cmd.amount < MAX_AMOUNT:
-        return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
+    asset = find_asset(assets, cmd.asset)
+    if isinstance(asset, Rejection):
+        return asset
+    bad = check_amount(cmd.amount)
+    if bad:
+        return bad
     if cmd.limit is not None and done + cmd.amount > cmd.limit:
         left = asset.format(max(cmd.limit - done, 0))
         return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
-    if holding + cmd.amount >= MAX_AMOUNT:
+    return check_room(holding, cmd.amount)
+
+
+def find_asset(assets: dict[str, Asset], name: str) -> Asset | Rejection:
+    asset = assets.get(name)
+    return asset if asset is not None else Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {name!r}")
+
+
+def check_amount(amount: int) -> Rejection | None:
+    """An amount of money moved in or out (the edge put it on the asset's grid)."""
+    if not 0 < amount < MAX_AMOUNT:
+        return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
+    return None
+
+
+def check_room(holding: int, amount: int) -> Rejection | None:
+    """``holding``: all the user has of the asset; a credit of ``amount`` must keep it in range."""
+    if holding + amount >= MAX_AMOUNT:
         return Rejection(Reason.INVALID_QUANTITY, "balance would be out of range")
     return None
+
+
+# -- funding -------------------------------------------------------------------------------
+def check_text(text: str, label: str) -> Rejection | None:
+    """A withdrawal's destination or a rejection's reason."""
+    if not TEXT.match(text):
+        return Rejection(Reason.INVALID_REQUEST, f"{label} must be 1-{TEXT_MAX} printable ASCII characters")
+    return None
+
+
+def check_deposit(
+    assets: dict[str, Asset], deposits: dict[str, DepositState], cmd: Deposit, holding: int
+) -> DepositState | Rejection | None:
+    """None: a new deposit to credit; a ``DepositState``: the same one, credited before (nothing
+    to do); ``holding``: all the account has of the asset."""
+    if cmd.account <= FEE_ACCOUNT:
+        return Rejection(Reason.INVALID_REQUEST, "unknown account")
+    ref = cmd.reference
+    if not REFERENCE.match(ref):
+        return Rejection(
+            Reason.INVALID_REQUEST, f"reference must be 1-{REFERENCE_MAX} printable ASCII characters"
+        )
+    if ref.startswith(FAUCET_PREFIX):
+        return Rejection(Reason.INVALID_REQUEST, f"references starting {FAUCET_PREFIX!r} are the faucet's")
+    asset = find_asset(assets, cmd.asset)
+    if isinstance(asset, Rejection):
+        return asset
+    bad = check_amount(cmd.amount)
+    if bad:
+        return bad
+    done = deposits.get(ref)
+    if done is not None:
+        if (done.user_id, done.asset, done.amount) != (cmd.account, cmd.asset, cmd.amount):
+            return Rejection(
+                Reason.DUPLICATE_REFERENCE,
+                f"reference {ref!r} was credited as deposit {done.id} with other details",
+            )
+        return done
+    return check_room(holding, cmd.amount)
+
+
+def check_withdrawal(assets: dict[str, Asset], cmd: RequestWithdrawal, available: int) -> Rejection | None:
+    """``available``: what the user has of the asset, not held by orders or withdrawals."""
+    asset = find_asset(assets, cmd.asset)
+    if isinstance(asset, Rejection):
+        return asset
+    return (
+        check_amount(cmd.amount)
+        or check_text(cmd.destination, "destination")
+        or check_funds(cmd.asset, cmd.amount, available)
+    )
+
+
+def find_withdrawal(
+    withdrawals: dict[int, WithdrawalState], cmd: CompleteWithdrawal | RejectWithdrawal
+) -> WithdrawalState | Rejection:
+    """The pending withdrawal an operator completes or rejects."""
+    if isinstance(cmd, RejectWithdrawal):
+        bad = check_text(cmd.reason, "reason")
+        if bad:
+            return bad
+    found = withdrawals.get(cmd.withdrawal_id)
+    if found is None:
+        return Rejection(Reason.WITHDRAWAL_NOT_FOUND, f"no withdrawal {cmd.withdrawal_id}")
+    if found.status is not PENDING:
+        return Rejection(
+            Reason.WITHDRAWAL_NOT_PENDING, f"withdrawal {found.id} is {found.status.value}, not PENDING"
+        )
+    return found
 
 
 # -- holds ---------------------------------------------------------------------------------

@@ -6,7 +6,11 @@ from __future__ import annotations
 import msgspec
 
 from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.domain.events import OrderState, OrderStatus
+from exchange.domain.events import DepositState, OrderState, OrderStatus, WithdrawalState
+
+#: The snapshot's layout. 1: before funding (a snapshot without ``format`` reads as 1), which
+#: holds no deposit records, so it cannot be restored into an engine that keeps them.
+SNAPSHOT_FORMAT = 2
 
 
 class RestingOrder(msgspec.Struct, frozen=True, array_like=True):
@@ -41,3 +45,10 @@ class EngineSnapshot(msgspec.Struct, frozen=True):
     closed: list[OrderState]
     #: The request-id window, oldest first: (request id, seq that applied it).
     requests: list[tuple[str, int]] = []
+    # Funding (format 2): every deposit and withdrawal, by id. The totals deposited and
+    # withdrawn and the withdrawal holds are derived from them on restore.
+    deposits: list[DepositState] = []
+    withdrawals: list[WithdrawalState] = []
+    next_deposit_id: int = 1
+    next_withdrawal_id: int = 1
+    format: int = 1

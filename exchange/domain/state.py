@@ -10,11 +10,12 @@ from collections import deque
 from collections.abc import Mapping
 
 from exchange.domain.book import Order, OrderBook
-from exchange.domain.events import OrderState
+from exchange.domain.events import DepositState, OrderState, WithdrawalState
+from exchange.domain.funding import Funding
 from exchange.domain.ledger import Balance, Ledger
 from exchange.domain.markets import Asset, Market
 from exchange.domain.rules import limit_hold
-from exchange.domain.snapshots import EngineSnapshot, RestingOrder
+from exchange.domain.snapshots import SNAPSHOT_FORMAT, EngineSnapshot, RestingOrder
 
 #: Request ids remembered for idempotency. Duplicates come from redelivery (the Redis bus hands
 #: the engine again what it read but had not acknowledged: at most a few read batches) and from
@@ -54,6 +55,7 @@ class EngineState:
         self.requests: dict[str, int] = {}
         self.request_order: deque[str] = deque()
         self.request_window = request_window
+        self.funding = Funding()
 
     # -- index upkeep ----------------------------------------------------------------------
     def _open(self, o: Order) -> None:
@@ -93,10 +95,10 @@ class EngineState:
         return None
 
     # -- queries ---------------------------------------------------------------------------
-    def balances(self, user: int) -> dict[str, tuple[int, int]]:
-        """``{asset: (available, locked)}`` for every asset the user has touched."""
+    def balances(self, user: int) -> dict[str, tuple[int, int, int]]:
+        """``{asset: (available, locked, withdrawing)}`` for every asset the user has touched."""
         account = self.ledger.accounts.get(user, {})
-        return {asset: (b.available, b.locked) for asset, b in account.items()}
+        return {asset: (b.available, b.locked, b.withdrawing) for asset, b in account.items()}
 
     def open_orders(self, user: int, symbol: str | None = None) -> list[OrderState]:
         mine = self.user_orders.get(user, {})
@@ -122,6 +124,7 @@ class EngineState:
             for asset, b in account.items()
         )
         orders = [_resting(o) for o in sorted(self.orders.values(), key=lambda o: o.id)]
+        funding = self.funding
         return EngineSnapshot(
             last_seq=self.last_seq,
             next_order_id=self.next_order_id,
@@ -132,18 +135,29 @@ class EngineState:
             next_queue={s: b.next_queue for s, b in sorted(self.books.items())},
             closed=[s for s in self.closed if s is not None],
             requests=[(rid, self.requests[rid]) for rid in self.request_order],
+            deposits=sorted(funding.deposits.values(), key=_id_of_deposit),
+            withdrawals=sorted(funding.withdrawals.values(), key=_id_of_withdrawal),
+            next_deposit_id=funding.next_deposit_id,
+            next_withdrawal_id=funding.next_withdrawal_id,
+            format=SNAPSHOT_FORMAT,
         )
 
     def restore(self, snap: EngineSnapshot) -> None:
         """Load ``snap`` into this freshly built engine (same assets and markets)."""
         if self.orders or self.ledger.accounts:
             raise ValueError("restore needs an empty engine")
+        if snap.format != SNAPSHOT_FORMAT:
+            raise ValueError(
+                f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}: format 1 predates deposit "
+                "and withdrawal records, which cannot be made up; start from a data dir whose "
+                "journal holds every command, without the old snapshots"
+            )
         ledger = self.ledger
         for user, asset, available, locked in snap.balances:
             ledger.accounts.setdefault(user, {})[asset] = Balance(user, asset, available, locked)
         for user, asset, amount in snap.onramped:
             ledger.user_onramped[(user, asset)] = amount
-            ledger.onramped[asset] = ledger.onramped.get(asset, 0) + amount
+        self.funding.load(snap.deposits, snap.withdrawals, ledger)
         for r in snap.orders:
             o = Order(
                 r.id,
@@ -177,6 +191,8 @@ class EngineState:
             self.requests[rid] = seq
             self.request_order.append(rid)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
+        self.funding.next_deposit_id = snap.next_deposit_id
+        self.funding.next_withdrawal_id = snap.next_withdrawal_id
         self.last_seq = snap.last_seq
 
     # -- integrity -------------------------------------------------------------------------
@@ -196,6 +212,7 @@ class EngineState:
             raise AssertionError("clientOrderId index disagrees with the open orders")
         self._check_locked()
         self._check_closed()
+        self.funding.check(self.ledger)
         order = self.request_order
         if len(order) > self.request_window or set(order) != self.requests.keys():
             raise AssertionError("request-id window and its order disagree")
@@ -223,6 +240,14 @@ class EngineState:
         for (user, asset), amount in need.items():
             if self.ledger.accounts.get(user, {}).get(asset) is None and amount:
                 raise AssertionError(f"user {user} {asset}: open orders need {amount}, no balance")
+
+
+def _id_of_deposit(d: DepositState) -> int:
+    return d.id
+
+
+def _id_of_withdrawal(w: WithdrawalState) -> int:
+    return w.id
 
 
 def _resting(o: Order) -> RestingOrder:

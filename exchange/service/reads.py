@@ -1,7 +1,8 @@
 """Reads of engine-side state, wherever the engine is: in this process or behind the bus.
 
 Handlers ask ``Reads`` for balances, open orders, an order with its fills, closed orders,
-fills, trades older than memory, the engine's status and its state hash. ``LocalReads``
+fills, trades older than memory, a user's deposits and withdrawals, one withdrawal, the
+pending withdrawals, the engine's status and its state hash. ``LocalReads``
 answers from the engine, the recent per-user history (memory) and the SQLite history, in the
 process that runs the engine (``--role all`` and ``--role engine``, where it also answers the
 gateways' queries through ``answer``). ``RemoteReads`` asks the engine process over the bus
@@ -19,13 +20,14 @@ from typing import Any, Protocol
 import msgspec
 
 from exchange.domain.engine import Engine
-from exchange.domain.events import OrderFilled, OrderState, TradeExecuted
+from exchange.domain.events import DepositState, OrderFilled, OrderState, TradeExecuted, WithdrawalState
 from exchange.service.marketdata import MarketData, MarketDataSnapshot
 from exchange.service.userdata import UserData
 from exchange.store.history import History
 from exchange.store.snapshot import state_hash
 
-Balances = dict[str, tuple[int, int]]
+#: {asset: (available, locked, withdrawing)}
+Balances = dict[str, tuple[int, int, int]]
 OrderWithFills = tuple[OrderState, list[OrderFilled]]
 
 
@@ -49,6 +51,10 @@ class Reads(Protocol):
     ) -> list[OrderFilled]: ...
     async def trades_before(self, symbol: str, limit: int, end: int) -> list[TradeExecuted]: ...
     async def trades_between(self, symbol: str, first: int, until: int) -> list[TradeExecuted]: ...
+    async def deposits(self, user: int) -> list[DepositState]: ...
+    async def withdrawals(self, user: int) -> list[WithdrawalState]: ...
+    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None: ...
+    async def pending_withdrawals(self) -> list[WithdrawalState]: ...
     async def status(self) -> EngineStatus: ...
     async def state(self) -> tuple[int, str]: ...
     async def marketdata(self) -> MarketDataSnapshot: ...
@@ -63,6 +69,10 @@ RESULTS: dict[str, Any] = {
     "fills": list[OrderFilled],
     "trades_before": list[TradeExecuted],
     "trades_between": list[TradeExecuted],
+    "deposits": list[DepositState],
+    "withdrawals": list[WithdrawalState],
+    "withdrawal": WithdrawalState | None,
+    "pending_withdrawals": list[WithdrawalState],
     "status": EngineStatus,
     "state": tuple[int, str],
     "marketdata": MarketDataSnapshot,
@@ -126,6 +136,22 @@ class LocalReads:
     async def trades_between(self, symbol: str, first: int, until: int) -> list[TradeExecuted]:
         return await asyncio.to_thread(self._history().trades_between, symbol, first, until)
 
+    async def deposits(self, user: int) -> list[DepositState]:
+        """Newest first (the engine keeps every one: a reference credits once)."""
+        return self.engine.funding.deposits_of(user)
+
+    async def withdrawals(self, user: int) -> list[WithdrawalState]:
+        """Newest first, each as it stands."""
+        return self.engine.funding.withdrawals_of(user)
+
+    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None:
+        """Anyone's: the caller checks that it is the user's own (or that an operator asks)."""
+        return self.engine.funding.withdrawals.get(withdrawal_id)
+
+    async def pending_withdrawals(self) -> list[WithdrawalState]:
+        """Oldest first: the operators' queue."""
+        return self.engine.funding.pending()
+
     async def status(self) -> EngineStatus:
         return self._status()
 
@@ -183,6 +209,18 @@ class RemoteReads:
 
     async def trades_between(self, symbol: str, first: int, until: int) -> list[TradeExecuted]:
         return await self._ask("trades_between", symbol, first, until)  # type: ignore[no-any-return]
+
+    async def deposits(self, user: int) -> list[DepositState]:
+        return await self._ask("deposits", user)  # type: ignore[no-any-return]
+
+    async def withdrawals(self, user: int) -> list[WithdrawalState]:
+        return await self._ask("withdrawals", user)  # type: ignore[no-any-return]
+
+    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None:
+        return await self._ask("withdrawal", withdrawal_id)  # type: ignore[no-any-return]
+
+    async def pending_withdrawals(self) -> list[WithdrawalState]:
+        return await self._ask("pending_withdrawals")  # type: ignore[no-any-return]
 
     async def status(self) -> EngineStatus:
         return await self._ask("status")  # type: ignore[no-any-return]

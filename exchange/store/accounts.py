@@ -515,6 +515,10 @@ class Accounts:
         """The username of ``user_id``, or None if there is no such user."""
         return self._usernames.get(user_id)
 
+    def user_id(self, username: str) -> int | None:
+        """The id of the user named ``username`` (as signup compares names: any case), or None."""
+        return self._ids_by_name.get(username.lower())
+
     def _remember(self, user_id: int, username: str) -> None:
         """Both name indexes, as the user registered the name."""
         self._usernames[user_id] = username

@@ -6,12 +6,12 @@ from aiohttp import web
 
 from exchange.clock import monotonic, now_ms
 from exchange.domain.commands import Onramp
-from exchange.domain.reasons import Reason
 from exchange.store.accounts import AccountError, Session, User
 from exchange.web import schemas
 from exchange.web.auth import SESSION_COOKIE, authenticate, session_from_cookie
 from exchange.web.common import execute, json_response
 from exchange.web.errors import ApiError, rate_limited
+from exchange.web.funding import asset_amount
 from exchange.web.keys import ACCOUNTS, AUTH_LIMITER, READS, SETTINGS, VENUE
 from exchange.web.wire import balances_json
 
@@ -103,15 +103,10 @@ async def onramp(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = schemas.decode(schemas.OnrampBody, await request.read())
     settings, venue = request.app[SETTINGS], request.app[VENUE]
-    asset = venue.assets.get(body.asset)
-    if asset is None:
-        raise ApiError.of(Reason.UNKNOWN_ASSET, f"unknown asset {body.asset!r}")
     is_admin = request.app[ACCOUNTS].username(who.user_id) in settings.admins
     if not settings.demo and not is_admin:
         raise ApiError("FORBIDDEN", "onramp is for administrators outside demo mode")
-    amount = schemas.on_grid(body.amount, asset.grid("amount"), "amount")
-    if amount is None:
-        raise ApiError.of(Reason.INVALID_QUANTITY, "amount is required")
+    asset, amount = asset_amount(request.app, body.asset, body.amount)
     limit = None if is_admin else venue.onramp_limits.get(asset.name)
     await execute(request.app, Onramp(user_id=who.user_id, asset=asset.name, amount=amount, limit=limit))
     return json_response(balances_json(await request.app[READS].balances(who.user_id), venue.assets))

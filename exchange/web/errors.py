@@ -100,6 +100,13 @@ _REASONS: dict[Reason, Entry] = {
     Reason.MARKET_CLOSED: Entry(400, "the market is not trading", Binance(_FILTER, 400, "Market is closed.")),
     Reason.DUPLICATE_REQUEST: Entry(409, "this request id was applied already (a redelivered command)",
                                     _DUPLICATE),
+    Reason.DUPLICATE_REFERENCE: Entry(409, "a deposit reference credited before with another user, asset "
+                                      "or amount (the same ones again: accepted, `duplicate`)",
+                                      Binance(-1000, 409)),
+    Reason.WITHDRAWAL_NOT_FOUND: Entry(404, "no withdrawal has this id (or it is another user's)",
+                                       Binance(-1000, 404)),
+    Reason.WITHDRAWAL_NOT_PENDING: Entry(409, "the withdrawal was completed or rejected already",
+                                         Binance(-1000, 409)),
 }
 
 CATALOGUE: dict[str, Entry] = {reason.value: entry for reason, entry in _REASONS.items()} | {
@@ -109,6 +116,7 @@ CATALOGUE: dict[str, Entry] = {reason.value: entry for reason, entry in _REASONS
     "NOT_FOUND": Entry(404, "no such route or resource (an API key, a page)", Binance(-1000, 404)),
     "METHOD_NOT_ALLOWED": Entry(405, "the route does not take this method", Binance(-1000, 405)),
     "USERNAME_TAKEN": Entry(409, "signup with a username that exists", Binance(-1000, 409)),
+    "UNKNOWN_USER": Entry(404, "an operator named a user who does not exist", Binance(-1000, 404)),
     "PAYLOAD_TOO_LARGE": Entry(413, "the body is larger than the server takes", Binance(-1000, 413)),
     "UNSUPPORTED_MEDIA_TYPE": Entry(415, "a body that is not application/json", Binance(-1000, 415)),
     "RATE_LIMITED": Entry(429, "too many requests or messages; wait Retry-After seconds", Binance(-1003,

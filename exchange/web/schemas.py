@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from exchange.domain.commands import CLIENT_ORDER_ID_MAX, CLIENT_ORDER_ID_PATTERN
+from exchange.domain.commands import (
+    CLIENT_ORDER_ID_MAX,
+    CLIENT_ORDER_ID_PATTERN,
+    REFERENCE_MAX,
+    REFERENCE_PATTERN,
+    TEXT_MAX,
+    TEXT_PATTERN,
+)
 from exchange.domain.reasons import Reason
 from exchange.domain.units import Grid, InvalidNumber
 from exchange.web.errors import ApiError, invalid
@@ -50,6 +57,14 @@ Absent = msgspec.UnsetType
 ABSENT = msgspec.UNSET
 ClientOrderId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=CLIENT_ORDER_ID_MAX, pattern=CLIENT_ORDER_ID_PATTERN)
+]
+#: Funding texts: the domain's definitions (commands.py), which its rules check again.
+Reference = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=REFERENCE_MAX, pattern=REFERENCE_PATTERN,
+                      description="the external transfer's id: printable ASCII", examples=["0xabc123"])
+]  # fmt: skip
+FundingText = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=TEXT_MAX, pattern=TEXT_PATTERN, description="printable ASCII")
 ]
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
@@ -96,15 +111,37 @@ class OnrampBody(Body, frozen=True):
     amount: Amount
 
 
+class WithdrawalBody(Body, frozen=True):
+    """A withdrawal request: ``amount`` on the asset's grid, sent to ``destination``."""
+
+    asset: str
+    amount: Amount
+    destination: FundingText
+
+
+class DepositBody(Body, frozen=True):
+    """An operator's deposit: ``amount`` of ``asset`` arrived for ``username`` as ``reference``."""
+
+    username: str
+    asset: str
+    amount: Amount
+    reference: Reference
+
+
+class RejectWithdrawalBody(Body, frozen=True):
+    reason: FundingText
+
+
 class CredentialsBody(Body, frozen=True):
     username: Username
     password: Password
 
 
-DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
-    kind: msgspec.json.Decoder(kind)
-    for kind in (PlaceOrderBody, OrderRefBody, AmendOrderBody, CancelAllBody, OnrampBody, CredentialsBody)
-}
+_BODIES = (
+    PlaceOrderBody, OrderRefBody, AmendOrderBody, CancelAllBody, OnrampBody, CredentialsBody,
+    WithdrawalBody, DepositBody, RejectWithdrawalBody,
+)  # fmt: skip
+DECODERS: dict[type, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(kind) for kind in _BODIES}
 
 
 def decode(kind: type[T], body: bytes) -> T:

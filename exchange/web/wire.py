@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from exchange.domain.events import Event, OrderExpired, OrderFilled, OrderState, subject
+from exchange.domain.events import (
+    DepositState,
+    Event,
+    OrderExpired,
+    OrderFilled,
+    OrderState,
+    WithdrawalState,
+    subject,
+)
 from exchange.domain.markets import Asset, Market
 from exchange.domain.units import format_scaled
 from exchange.service.marketdata import Ticker, TradeRecord
@@ -38,6 +46,21 @@ def order_json(state: OrderState, m: Market, fills: list[Json] | None = None) ->
     if state.quote_quantity is not None:
         body["quoteQuantity"] = m.quote.format(state.quote_quantity)
     return body
+
+
+def deposit_json(d: DepositState, asset: Asset) -> Json:
+    return {
+        "depositId": str(d.id), "asset": d.asset, "amount": asset.format(d.amount), "reference": d.reference,
+        "source": d.source, "status": d.status, "createdAt": d.created_at, "updatedAt": d.updated_at,
+    }  # fmt: skip
+
+
+def withdrawal_json(w: WithdrawalState, asset: Asset) -> Json:
+    return {
+        "withdrawalId": str(w.id), "asset": w.asset, "amount": asset.format(w.amount),
+        "destination": w.destination, "status": w.status, "reason": w.reason, "createdAt": w.created_at,
+        "updatedAt": w.updated_at,
+    }  # fmt: skip
 
 
 def fill_json(fill: OrderFilled, m: Market, assets: dict[str, Asset]) -> Json:
@@ -78,12 +101,13 @@ def own_order(events: Sequence[Event]) -> tuple[OrderState, list[OrderFilled]]:
     return state, fills
 
 
-def balances_json(balances: dict[str, tuple[int, int]], assets: dict[str, Asset]) -> Json:
+def balances_json(balances: dict[str, tuple[int, int, int]], assets: dict[str, Asset]) -> Json:
     """Every asset of the venue, zero where the user holds none."""
     out: Json = {}
     for name, asset in assets.items():
-        available, locked = balances.get(name, (0, 0))
-        out[name] = {"available": asset.format(available), "locked": asset.format(locked)}
+        available, locked, withdrawing = balances.get(name, (0, 0, 0))
+        out[name] = {"available": asset.format(available), "locked": asset.format(locked),
+                     "withdrawing": asset.format(withdrawing)}  # fmt: skip
     return out
 
 

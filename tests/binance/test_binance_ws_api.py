@@ -96,6 +96,16 @@ async def test_an_onramp_is_a_balance_update(api: WsApi) -> None:
     assert position["event"]["B"] == [{"a": "SOL", "f": "5001.500000000", "l": "0.000000000"}]
 
 
+async def test_a_withdrawal_request_is_a_negative_balance_update_and_shows_as_locked(api: WsApi) -> None:
+    _ok(await api.call("userDataStream.subscribe.signature", api.signed({})))
+    assert api.client is not None
+    await api.client.request_withdrawal("SOL", "0.5", "sol-address")
+    update = await api.event(lambda m: m.get("event", {}).get("e") == "balanceUpdate")
+    assert (update["event"]["a"], update["event"]["d"]) == ("SOL", "-0.500000000")
+    position = await api.event(lambda m: m.get("event", {}).get("e") == "outboundAccountPosition")
+    assert position["event"]["B"] == [{"a": "SOL", "f": "4999.500000000", "l": "0.500000000"}]
+
+
 CANCEL_UNKNOWN = {"symbol": "SOLUSDC", "orderId": 999_999}
 #: case -> (Binance's code, the method, what its params become from the signed LIMIT params).
 ERRORS: dict[str, tuple[int, str, Any]] = {

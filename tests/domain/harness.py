@@ -96,9 +96,12 @@ class Harness:
 
     # -- reading results in API terms -------------------------------------------------------
     def balance(self, user: int, asset: str) -> tuple[str, str]:
-        available, locked = self.engine.balances(user).get(asset, (0, 0))
+        available, locked, _ = self.engine.balances(user).get(asset, (0, 0, 0))
         fmt = VENUE.assets[asset].format
         return fmt(available), fmt(locked)
+
+    def withdrawing(self, user: int, asset: str) -> str:
+        return VENUE.assets[asset].format(self.engine.balances(user).get(asset, (0, 0, 0))[2])
 
     def depth(self, symbol: str = SOL) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         m = self.market(symbol)

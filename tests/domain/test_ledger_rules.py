@@ -103,7 +103,7 @@ def test_no_command_may_act_as_the_fee_account(h: Harness) -> None:
 
 def test_ledger_integrity_catches_money_from_nowhere() -> None:
     ledger = Ledger()
-    ledger.deposit(1, "USDC", 10)
+    ledger.deposit(1, "USDC", 10, faucet=False)
     ledger.balance(2, "USDC").available += 1
     with pytest.raises(AssertionError, match="USDC"):
         ledger.check_integrity()
@@ -111,7 +111,7 @@ def test_ledger_integrity_catches_money_from_nowhere() -> None:
 
 def test_ledger_refuses_to_hold_more_than_available() -> None:
     ledger = Ledger()
-    ledger.deposit(1, "USDC", 10)
+    ledger.deposit(1, "USDC", 10, faucet=False)
     with pytest.raises(AssertionError):
         ledger.hold(1, "USDC", 11)
     with pytest.raises(AssertionError):

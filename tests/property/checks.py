@@ -13,14 +13,20 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import msgspec
+
 from exchange.domain.commands import (
     AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CompleteWithdrawal,
+    Deposit,
     Onramp,
     OrderType,
     PlaceOrder,
+    RejectWithdrawal,
+    RequestWithdrawal,
     Side,
 )
 from exchange.domain.commands import SelfTradePrevention as Stp
@@ -29,8 +35,9 @@ from exchange.domain.engine import Engine
 from exchange.domain.events import (
     BalanceChanged,
     BookChanged,
+    DepositCredited,
+    DepositSource,
     Event,
-    Onramped,
     OrderAccepted,
     OrderAmended,
     OrderCanceled,
@@ -41,6 +48,8 @@ from exchange.domain.events import (
     OrderStatus,
     Role,
     TradeExecuted,
+    WithdrawalChanged,
+    WithdrawalStatus,
     subject,
 )
 from exchange.domain.ledger import FEE_ACCOUNT
@@ -177,11 +186,51 @@ def check_amended(cmd: AmendOrder, step: Step) -> None:
         assert step.after.orders[target.id].queue >= step.before.snap.next_queue[target.symbol]
 
 
-def check_onramped(cmd: Onramp, step: Step) -> None:
-    assert step.events[0] == Onramped(
-        seq=cmd.seq, ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount
+def check_deposited(cmd: Onramp | Deposit, step: Step) -> None:
+    """A new deposit is recorded under the next id and credited; a reference seen before with the
+    same details answers with that deposit, ``duplicate``, and nothing else."""
+    first, rest = step.events[0], step.events[1:]
+    assert isinstance(first, DepositCredited), f"a deposit starts with DepositCredited: {first}"
+    earlier = step.before.deposits.get(cmd.reference) if isinstance(cmd, Deposit) else None
+    if earlier is not None:
+        assert first.duplicate and first.deposit == earlier and not rest, step.events
+        return
+    d, next_id = first.deposit, step.before.snap.next_deposit_id
+    faucet = isinstance(cmd, Onramp)
+    user = cmd.user_id if isinstance(cmd, Onramp) else cmd.account
+    reference = f"faucet:{next_id}" if isinstance(cmd, Onramp) else cmd.reference
+    assert not first.duplicate
+    assert (d.id, d.user_id, d.asset, d.amount, d.reference, d.created_at, d.updated_at) == (
+        next_id, user, cmd.asset, cmd.amount, reference, cmd.ts, cmd.ts,
+    )  # fmt: skip
+    assert d.source is (DepositSource.FAUCET if faucet else DepositSource.OPERATOR)
+    assert step.after.deposits[reference] == d
+    assert [(e.user_id, e.asset) for e in rest if isinstance(e, BalanceChanged)] == [(user, cmd.asset)]
+    assert len(rest) == 1
+
+
+def check_withdrawal(cmd: RequestWithdrawal | CompleteWithdrawal | RejectWithdrawal, step: Step) -> None:
+    """One WithdrawalChanged with the withdrawal as it now stands, then its user's balance."""
+    first, rest = step.events[0], step.events[1:]
+    assert isinstance(first, WithdrawalChanged), (
+        f"a withdrawal command starts with WithdrawalChanged: {first}"
     )
-    assert all(isinstance(e, BalanceChanged) for e in step.events[1:])
+    w = first.withdrawal
+    if isinstance(cmd, RequestWithdrawal):
+        assert (w.id, w.user_id, w.asset, w.amount, w.destination, w.status, w.reason, w.created_at) == (
+            step.before.snap.next_withdrawal_id, cmd.user_id, cmd.asset, cmd.amount, cmd.destination,
+            WithdrawalStatus.PENDING, None, cmd.ts,
+        )  # fmt: skip
+    else:
+        old = step.before.withdrawals[cmd.withdrawal_id]
+        rejected = isinstance(cmd, RejectWithdrawal)
+        status = WithdrawalStatus.REJECTED if rejected else WithdrawalStatus.COMPLETED
+        assert w == msgspec.structs.replace(
+            old, status=status, updated_at=cmd.ts, reason=cmd.reason if rejected else None
+        ), f"{old} -> {w}"
+    assert step.after.withdrawals[w.id] == w
+    assert [(e.user_id, e.asset) for e in rest if isinstance(e, BalanceChanged)] == [(w.user_id, w.asset)]
+    assert len(rest) == 1
 
 
 OUTCOME_CHECKS: dict[type, Callable[[Any, Step], None]] = {
@@ -189,7 +238,11 @@ OUTCOME_CHECKS: dict[type, Callable[[Any, Step], None]] = {
     CancelOrder: check_canceled,
     CancelAll: check_canceled_all,
     AmendOrder: check_amended,
-    Onramp: check_onramped,
+    Onramp: check_deposited,
+    Deposit: check_deposited,
+    RequestWithdrawal: check_withdrawal,
+    CompleteWithdrawal: check_withdrawal,
+    RejectWithdrawal: check_withdrawal,
 }
 
 
@@ -302,32 +355,55 @@ def check_orders(step: Step) -> None:
         assert o.status is not OrderStatus.FILLED or o.quantity in (None, o.executed_qty)
 
 
-def check_money(step: Step, engine: Engine, onramped: Counter[str]) -> None:
-    """Conservation per asset, nothing negative, locked = what orders need."""
+def check_money(step: Step, engine: Engine, deposited: Counter[str], withdrawn: Counter[str]) -> None:
+    """Conservation per asset (all accounts, the fee account and the withdrawal holds = deposits -
+    completed withdrawals, as the test counted them), nothing negative, locked = what orders
+    need, withdrawing = what pending withdrawals hold."""
     totals: Counter[str] = Counter()
     for user, account in engine.ledger.accounts.items():
         for asset, b in account.items():
-            assert b.available >= 0 and b.locked >= 0, f"negative balance: user {user} {asset}"
-            totals[asset] += b.available + b.locked
-    assert +totals == +onramped, f"accounts hold {dict(totals)}, onramped {dict(onramped)}"
+            assert min(b.available, b.locked, b.withdrawing) >= 0, f"negative balance: user {user} {asset}"
+            assert (b.available, b.locked, b.withdrawing) == step.after.balances[(user, asset)]
+            totals[asset] += b.available + b.locked + b.withdrawing
+    expected = deposited.copy()
+    expected.subtract(withdrawn)
+    assert +totals == +expected, f"accounts hold {dict(totals)}, deposits - withdrawals {dict(expected)}"
     recorded: Counter[str] = Counter()
+    for d in step.after.snap.deposits:
+        recorded[d.asset] += d.amount
+    assert +recorded == +deposited, f"the engine records deposits {dict(recorded)}, not {dict(deposited)}"
+    sent: Counter[str] = Counter()
+    for w in step.after.snap.withdrawals:
+        sent[w.asset] += w.amount if w.status is WithdrawalStatus.COMPLETED else 0
+    assert +sent == +withdrawn, f"the engine records withdrawals {dict(sent)}, not {dict(withdrawn)}"
+    faucet: Counter[str] = Counter()
     for (_, asset), n in step.after.onramped.items():
-        recorded[asset] += n
-    assert +recorded == +onramped, f"the engine records onramps {dict(recorded)}, not {dict(onramped)}"
+        faucet[asset] += n
+    by_faucet: Counter[str] = Counter()
+    for d in step.after.snap.deposits:
+        by_faucet[d.asset] += d.amount if d.source is DepositSource.FAUCET else 0
+    assert +faucet == +by_faucet, "the faucet's per-user totals disagree with its deposits"
     need: Counter[tuple[int, str]] = Counter()
     for r in step.after.orders.values():
         asset, amount = SPECS[r.symbol].hold(r.side, r.price, r.remaining)
         need[(r.user, asset)] += amount
-    for key, (_, locked) in step.after.balances.items():
+    for key, (_, locked, _) in step.after.balances.items():
         assert locked == need[key], f"{key}: locked {locked}, open orders need {need[key]}"
     assert need.keys() <= step.after.balances.keys()
 
 
 def check_ledger_moves(step: Step, rejected: bool) -> None:
-    """Each account's total moves only by its onramps and its trades' legs and fees."""
+    """Each account's total (withdrawal holds included) moves only by its deposits, its completed
+    withdrawals and its trades' legs and fees."""
     delta: Counter[tuple[int, str]] = Counter()
-    if isinstance(step.cmd, Onramp) and not rejected:
-        delta[(step.cmd.user_id, step.cmd.asset)] += step.cmd.amount
+    cmd = step.cmd
+    if isinstance(cmd, Onramp) and not rejected:
+        delta[(cmd.user_id, cmd.asset)] += cmd.amount
+    if isinstance(cmd, Deposit) and not rejected and cmd.reference not in step.before.deposits:
+        delta[(cmd.account, cmd.asset)] += cmd.amount
+    if isinstance(cmd, CompleteWithdrawal) and not rejected:
+        w = step.before.withdrawals[cmd.withdrawal_id]
+        delta[(w.user_id, w.asset)] -= w.amount
     for e in step.events:
         if not isinstance(e, TradeExecuted):
             continue
@@ -380,14 +456,17 @@ def check_balance_events(step: Step) -> None:
             key = (e.user_id, e.asset)
             assert key not in seen and e.user_id != FEE_ACCOUNT, f"BalanceChanged {key} twice or for fees"
             seen.add(key)
-            assert step.after.balances.get(key) == (e.available, e.locked), f"{e} vs the ledger"
+            assert step.after.balances.get(key) == (e.available, e.locked, e.withdrawing), (
+                f"{e} vs the ledger"
+            )
     before, after = step.before.balances, step.after.balances
-    changed = {k for k, v in after.items() if k[0] != FEE_ACCOUNT and before.get(k, (0, 0)) != v}
+    changed = {k for k, v in after.items() if k[0] != FEE_ACCOUNT and before.get(k, (0, 0, 0)) != v}
     assert changed <= seen, f"balances {changed - seen} changed without a BalanceChanged"
 
 
 def check_queries(step: Step, engine: Engine) -> None:
-    """The engine's look-ups agree with the events: ``order()`` and ``open_orders()``."""
+    """The engine's look-ups agree with the events and the snapshot: ``order()``,
+    ``open_orders()``, each user's deposits and withdrawals (newest first), the pending ones."""
     for e in step.events:
         o = order_of(e)
         if o is not None and o.status not in OPEN:
@@ -398,3 +477,13 @@ def check_queries(step: Step, engine: Engine) -> None:
     for user in USERS:
         mine = sorted(o.order_id for o in engine.open_orders(user))
         assert mine == sorted(r.id for r in step.after.orders.values() if r.user == user)
+    funding = engine.funding
+    for user in USERS:
+        assert funding.deposits_of(user) == sorted(
+            (d for d in step.after.snap.deposits if d.user_id == user), key=lambda d: -d.id
+        )
+        assert funding.withdrawals_of(user) == sorted(
+            (w for w in step.after.withdrawals.values() if w.user_id == user), key=lambda w: -w.id
+        )
+    pending = [w for w in step.after.snap.withdrawals if w.status is WithdrawalStatus.PENDING]
+    assert funding.pending() == pending

@@ -2,7 +2,8 @@
 
 It owns the test's constants and market specs, ``View`` (one snapshot, indexed), the matching
 model (``Taker``, ``Sim``, ``simulate``, ``expected_end``) and the accept-or-reject model
-(``check_values``, ``predict`` and the ``predict_*`` helpers).
+(``check_values``, ``predict`` and the ``predict_*`` helpers), funding included: deposits by
+reference, withdrawals held, completed or rejected.
 
 Amounts in the model are worked out from the config text with exact fractions, not with the
 ``Market`` helpers, so the two are independent.
@@ -22,9 +23,13 @@ from exchange.domain.commands import (
     AmendOrder,
     AnyCommand,
     CancelOrder,
+    CompleteWithdrawal,
+    Deposit,
     Onramp,
     OrderType,
     PlaceOrder,
+    RejectWithdrawal,
+    RequestWithdrawal,
     Side,
 )
 from exchange.domain.commands import SelfTradePrevention as Stp
@@ -40,6 +45,7 @@ from exchange.domain.events import (
     OrderFilled,
     OrderState,
     OrderStatus,
+    WithdrawalStatus,
 )
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT
@@ -54,6 +60,8 @@ LOT = {"SOL_USDC": 2, "BTC_USDC": 20}  # steps: a lot anywhere in the band meets
 BAND = 4  # ticks either side of the mid
 COIDS = ("a", "b", "c")
 COID_RULE = re.compile(r"[A-Za-z0-9_-]{1,36}")
+REFERENCE_RULE = re.compile(r"[\x20-\x7e]{1,64}")  # printable ASCII; "faucet:..." is the faucet's
+TEXT_RULE = re.compile(r"[\x20-\x7e]{1,128}")
 T0 = 1_700_000_000_000
 ENC = msgspec.msgpack.Encoder()
 OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
@@ -116,16 +124,23 @@ class View:
         # Trading state only: a rejected command still records its request id (a retry of it
         # must not be judged again), which the resubmit rule checks on its own.
         self.raw_seq0 = ENC.encode(msgspec.structs.replace(snap, last_seq=0, requests=[]))
-        self.balances = {(u, a): (av, lk) for u, a, av, lk in snap.balances}
+        self.deposits = {d.reference: d for d in snap.deposits}
+        self.withdrawals = {w.id: w for w in snap.withdrawals}
+        held: dict[tuple[int, str], int] = {}
+        for w in snap.withdrawals:
+            if w.status is WithdrawalStatus.PENDING:
+                held[(w.user_id, w.asset)] = held.get((w.user_id, w.asset), 0) + w.amount
+        #: (user, asset) -> (available, locked, withdrawing: what its pending withdrawals hold)
+        self.balances = {(u, a): (av, lk, held.get((u, a), 0)) for u, a, av, lk in snap.balances}
         self.orders = {r.id: r for r in snap.orders}
         self.onramped = {(u, a): n for u, a, n in snap.onramped}
         self.coids = {(r.user, r.coid): r for r in snap.orders if r.coid is not None}
 
     def available(self, user: int, asset: str) -> int:
-        return self.balances.get((user, asset), (0, 0))[0]
+        return self.balances.get((user, asset), (0, 0, 0))[0]
 
     def total(self, user: int, asset: str) -> int:
-        return sum(self.balances.get((user, asset), (0, 0)))
+        return sum(self.balances.get((user, asset), (0, 0, 0)))
 
     def ladder(self, symbol: str, side: Side) -> list[RestingOrder]:
         """Resting orders of one side, best price first, oldest first within a price."""
@@ -348,12 +363,55 @@ def predict_onramp(cmd: Onramp, v: View) -> Reason | None:
     return None
 
 
+def predict_deposit(cmd: Deposit, v: View) -> Reason | None:
+    if cmd.account <= FEE_ACCOUNT:
+        return Reason.INVALID_REQUEST
+    if not REFERENCE_RULE.fullmatch(cmd.reference) or cmd.reference.startswith("faucet:"):
+        return Reason.INVALID_REQUEST
+    if cmd.asset not in DECIMALS:
+        return Reason.UNKNOWN_ASSET
+    if not 0 < cmd.amount < MAX_AMOUNT:
+        return Reason.INVALID_QUANTITY
+    done = v.deposits.get(cmd.reference)
+    if done is not None:
+        same = (done.user_id, done.asset, done.amount) == (cmd.account, cmd.asset, cmd.amount)
+        return None if same else Reason.DUPLICATE_REFERENCE
+    if v.total(cmd.account, cmd.asset) + cmd.amount >= MAX_AMOUNT:
+        return Reason.INVALID_QUANTITY
+    return None
+
+
+def predict_withdrawal(cmd: RequestWithdrawal, v: View) -> Reason | None:
+    if cmd.asset not in DECIMALS:
+        return Reason.UNKNOWN_ASSET
+    if not 0 < cmd.amount < MAX_AMOUNT:
+        return Reason.INVALID_QUANTITY
+    if not TEXT_RULE.fullmatch(cmd.destination):
+        return Reason.INVALID_REQUEST
+    return Reason.INSUFFICIENT_FUNDS if cmd.amount > v.available(cmd.user_id, cmd.asset) else None
+
+
+def predict_settle(cmd: CompleteWithdrawal | RejectWithdrawal, v: View) -> Reason | None:
+    if isinstance(cmd, RejectWithdrawal) and not TEXT_RULE.fullmatch(cmd.reason):
+        return Reason.INVALID_REQUEST
+    w = v.withdrawals.get(cmd.withdrawal_id)
+    if w is None:
+        return Reason.WITHDRAWAL_NOT_FOUND
+    return None if w.status is WithdrawalStatus.PENDING else Reason.WITHDRAWAL_NOT_PENDING
+
+
 def predict(cmd: AnyCommand, v: View) -> Reason | None:
     """None if the engine must accept ``cmd`` in state ``v``, else the reason it must give."""
     if cmd.user_id <= FEE_ACCOUNT:
         return Reason.INVALID_REQUEST
     if isinstance(cmd, Onramp):
         return predict_onramp(cmd, v)
+    if isinstance(cmd, Deposit):
+        return predict_deposit(cmd, v)
+    if isinstance(cmd, RequestWithdrawal):
+        return predict_withdrawal(cmd, v)
+    if isinstance(cmd, (CompleteWithdrawal, RejectWithdrawal)):
+        return predict_settle(cmd, v)
     if cmd.symbol is not None and cmd.symbol not in VENUE.markets:
         return Reason.UNKNOWN_SYMBOL
     if isinstance(cmd, PlaceOrder):

@@ -2,8 +2,14 @@
 
 Four users (who also trade with themselves) place, cancel, amend and onramp on SOL_USDC and
 BTC_USDC, with prices in a narrow band around a mid so that orders cross often, plus a share of
-invalid input. Before each command a small model predicts from the snapshot alone whether the
-engine must accept it or reject it, and why; after it, the events are checked against the model
+invalid input. Money also comes and goes by funding: operators' deposits (references drawn from
+a small pool, so that the same one comes again, with the same details or others), withdrawals
+requested against what is available (or more), then completed or rejected (or again).
+After every step, per asset, all accounts + fees + withdrawal holds = deposits (the faucet's
+included) - completed withdrawals, as this test counts them from the commands it sent.
+
+Before each command a small model predicts from the snapshot alone whether the engine must
+accept it or reject it, and why; after it, the events are checked against the model
 (the exact fills of price-time priority with self-trade prevention, fees, every balance's move,
 book deltas) and against the engine's own ``check_integrity``. Each step also runs on an engine
 restored from the snapshot taken before it, and the teardown replays the whole journal.
@@ -29,14 +35,18 @@ from exchange.domain.commands import (
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CompleteWithdrawal,
+    Deposit,
     Onramp,
     OrderType,
     PlaceOrder,
+    RejectWithdrawal,
+    RequestWithdrawal,
     Side,
 )
 from exchange.domain.commands import SelfTradePrevention as Stp
 from exchange.domain.commands import TimeInForce as Tif
-from exchange.domain.events import OrderAccepted, OrderRejected
+from exchange.domain.events import OrderAccepted, OrderRejected, WithdrawalStatus
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.domain.markets import MAX_AMOUNT
 from exchange.domain.reasons import Reason
@@ -129,6 +139,32 @@ ONRAMP_FLAWS: dict[str, Callable[[int, int], Fields]] = {
 }
 
 
+#: Funding with exactly one thing wrong: fields to change in a deposit or a withdrawal request.
+DEPOSIT_FLAWS: dict[str, Fields] = {
+    "deposit_to_fee_account": {"account": FEE_ACCOUNT},
+    "deposit_by_fee_account": {"user_id": FEE_ACCOUNT},
+    "deposit_unknown_asset": {"asset": "DOGE"},
+    "deposit_zero": {"amount": 0},
+    "deposit_negative": {"amount": -1},
+    "deposit_out_of_range": {"amount": MAX_AMOUNT},
+    "deposit_empty_reference": {"reference": ""},
+    "deposit_long_reference": {"reference": "r" * 65},
+    "deposit_control_reference": {"reference": "tx\n1"},
+    "deposit_faucet_reference": {"reference": "faucet:1"},
+}
+WITHDRAW_FLAWS: dict[str, Fields] = {
+    "withdraw_unknown_asset": {"asset": "DOGE"},
+    "withdraw_zero": {"amount": 0},
+    "withdraw_negative": {"amount": -1},
+    "withdraw_out_of_range": {"amount": MAX_AMOUNT},
+    "withdraw_no_destination": {"destination": ""},
+    "withdraw_long_destination": {"destination": "d" * 129},
+    "withdraw_unicode_destination": {"destination": "adresse-é"},
+    "withdraw_by_fee_account": {"user_id": FEE_ACCOUNT},
+}
+REFERENCES = ("tx-1", "tx-2", "tx-3", "x" * 64, "a reference with spaces ~!")
+OPERATOR = 99  # any user may act as an operator in the engine: the web decides who is one
+
 Draw = Callable[[st.SearchStrategy[int]], int]
 _MOVE = st.integers(-BAND, BAND)
 
@@ -156,7 +192,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.engine = new_engine()
         self.view = View(self.engine.snapshot())
         self.journal: list[tuple[AnyCommand, bytes]] = []
-        self.onramped: Counter[str] = Counter()
+        self.deposited: Counter[str] = Counter()
+        self.withdrawn: Counter[str] = Counter()
         self.seen_ids: list[int] = []
         self.clean = True
 
@@ -187,16 +224,25 @@ class EngineMachine(RuleBasedStateMachine):
         check_subject(step)
         if not rejected:
             OUTCOME_CHECKS[type(step.cmd)](step.cmd, step)
-            if isinstance(step.cmd, Onramp):
-                self.onramped[step.cmd.asset] += step.cmd.amount
+            self.count_money(step)
         self.seen_ids += [e.order.order_id for e in step.events if isinstance(e, OrderAccepted)]
         check_matching(step)
         check_orders(step)
-        check_money(step, self.engine, self.onramped)
+        check_money(step, self.engine, self.deposited, self.withdrawn)
         check_ledger_moves(step, rejected)
         check_book(step, self.engine)
         check_balance_events(step)
         check_queries(step, self.engine)
+
+    def count_money(self, step: Step) -> None:
+        """What an accepted command brought in or sent out, from the command and the state before."""
+        cmd = step.cmd
+        new = isinstance(cmd, Deposit) and cmd.reference not in step.before.deposits
+        if isinstance(cmd, Onramp) or new:
+            self.deposited[cmd.asset] += cmd.amount
+        elif isinstance(cmd, CompleteWithdrawal):
+            w = step.before.withdrawals[cmd.withdrawal_id]
+            self.withdrawn[w.asset] += w.amount
 
     # -- rules ---------------------------------------------------------------------------------
     @initialize(amounts=st.lists(st.sampled_from((10, 100, 1000)), min_size=12, max_size=12))
@@ -283,6 +329,62 @@ class EngineMachine(RuleBasedStateMachine):
         }  # fmt: skip
         fields.update(FLAWS[flaw](s))
         self.run(PlaceOrder, must_reject=True, **fields)
+
+    @rule(
+        data=st.data(), account=USER, asset=st.sampled_from(("USDC", "SOL", "BTC")),
+        mult=st.sampled_from((1, 10, 100)), reference=st.sampled_from(REFERENCES),
+        again=st.sampled_from((False, False, True)),
+    )  # fmt: skip
+    def deposit(
+        self, data: st.DataObject, account: int, asset: str, mult: int, reference: str, again: bool
+    ) -> None:
+        """An operator's deposit; now and then exactly one credited before (a retried webhook)."""
+        earlier = [d for d in self.view.deposits.values() if not d.reference.startswith("faucet:")]
+        if again and earlier:
+            d = data.draw(st.sampled_from(earlier), label="again")
+            account, asset, mult, reference = d.user_id, d.asset, d.amount // UNIT[d.asset], d.reference
+            amount = d.amount
+        else:
+            amount = mult * UNIT[asset]
+        self.run(Deposit, user_id=OPERATOR, account=account, asset=asset, amount=amount, reference=reference)
+
+    @rule(
+        user=USER, asset=st.sampled_from(("USDC", "USDC", "SOL", "BTC")),
+        share=st.sampled_from((1, 2, 4, 4, 5)), destination=st.sampled_from(("addr-1", "d" * 128, " ~ ")),
+    )  # fmt: skip
+    def withdraw(self, user: int, asset: str, share: int, destination: str) -> None:
+        """A quarter, half or all of what is available; now and then one unit more than that."""
+        available = self.view.available(user, asset)
+        amount = available * share // 4 if share <= 4 else available + 1
+        self.run(RequestWithdrawal, user_id=user, asset=asset, amount=amount, destination=destination)
+
+    @rule(
+        data=st.data(), complete=st.booleans(), aim=MOSTLY,
+        reason=st.sampled_from(("address on a sanctions list", "x" * 128, "", "é")),
+    )  # fmt: skip
+    def settle_withdrawal(self, data: st.DataObject, complete: bool, aim: bool, reason: str) -> None:
+        """Complete or reject mostly a pending withdrawal; else a settled one or no such id."""
+        pending = [w.id for w in self.view.withdrawals.values() if w.status is WithdrawalStatus.PENDING]
+        others = [*self.view.withdrawals, 0, 10**9]
+        wid = data.draw(st.sampled_from(pending if aim and pending else others), label="withdrawal")
+        if complete:
+            self.run(CompleteWithdrawal, user_id=OPERATOR, withdrawal_id=wid)
+        else:
+            self.run(RejectWithdrawal, user_id=OPERATOR, withdrawal_id=wid, reason=reason)
+
+    @rule(
+        user=USER, asset=st.sampled_from(("USDC", "SOL", "BTC")),
+        flaw=st.sampled_from(sorted(DEPOSIT_FLAWS) + sorted(WITHDRAW_FLAWS)),
+    )  # fmt: skip
+    def invalid_funding(self, user: int, asset: str, flaw: str) -> None:
+        """A deposit or a withdrawal request with exactly one thing wrong."""
+        if flaw in DEPOSIT_FLAWS:
+            fields: Fields = {"user_id": OPERATOR, "account": user, "asset": asset, "amount": UNIT[asset],
+                              "reference": "tx-new"}  # fmt: skip
+            self.run(Deposit, must_reject=True, **(fields | DEPOSIT_FLAWS[flaw]))
+            return
+        fields = {"user_id": user, "asset": asset, "amount": 1, "destination": "addr"}
+        self.run(RequestWithdrawal, must_reject=True, **(fields | WITHDRAW_FLAWS[flaw]))
 
     def _target(self, data: st.DataObject) -> tuple[int, str, int | None, str | None, RestingOrder | None]:
         """Mostly an open order named by its owner; else other users, other markets, old ids."""
@@ -382,6 +484,14 @@ class EngineMachine(RuleBasedStateMachine):
         for user in USERS:
             seq += 1
             out.append(CancelAll(user_id=user, seq=seq, ts=T0 + 1000 * seq))
+        for i, w in enumerate(self.engine.funding.pending()):
+            seq += 1
+            settle = CompleteWithdrawal if i % 2 else RejectWithdrawal
+            extra = {} if i % 2 else {"reason": "probe"}
+            out.append(settle(user_id=OPERATOR, withdrawal_id=w.id, seq=seq, ts=T0 + 1000 * seq, **extra))
+        seq += 1
+        out.append(Deposit(user_id=OPERATOR, account=1, asset="USDC", amount=UNIT["USDC"], reference="probe",
+                           seq=seq, ts=T0 + 1000 * seq))  # fmt: skip
         return out
 
 

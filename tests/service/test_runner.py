@@ -14,7 +14,7 @@ from exchange.bus.memory import MemoryBus
 from exchange.config import Settings, load_venue
 from exchange.domain.commands import AnyCommand, Onramp
 from exchange.domain.engine import Engine
-from exchange.domain.events import Event, Onramped
+from exchange.domain.events import DepositCredited, Event
 from exchange.service.runner import Runner
 from exchange.store.journal import Journal
 from tests.waiting import until
@@ -92,7 +92,7 @@ async def test_commands_are_stamped_journaled_before_replies_and_resolved_in_ord
     assert [len(b) for b in journal.batches] == [3, 1]  # one journal append per batch
     assert [c.seq for b in journal.batches for c in b] == [1, 2, 3, 4]
     assert [e[0].ts for e in events] == [1_000] * 3 and second[0].ts == 1_000
-    assert all(isinstance(e[0], Onramped) for e in events)
+    assert all(isinstance(e[0], DepositCredited) for e in events)
 
 
 async def test_make_room_runs_in_a_thread_once_at_a_time_and_no_batch_waits_for_it() -> None:

@@ -73,7 +73,7 @@ class Watch:
     async def run(self) -> None:
         while True:
             for name, uid in self.user_ids.items():
-                for asset, (available, locked) in self.app[ENGINE].balances(uid).items():
+                for asset, (available, locked, _) in self.app[ENGINE].balances(uid).items():
                     key = (name, asset)
                     self.most[key] = max(self.most.get(key, 0), available + locked)
             self.samples += 1
@@ -243,7 +243,7 @@ async def test_bot_funded_to_its_cap_adds_nothing_it_could_not_hold(
     ids = [server.app[ACCOUNTS].api_key(u.rest.api_key or "")[0] for u in bot.users]  # type: ignore[index]
     for uid in ids:
         assert server.app[ENGINE].open_orders(uid) == []
-        held = {a: avail + locked for a, (avail, locked) in server.app[ENGINE].balances(uid).items()}
+        held = {a: avail + locked for a, (avail, locked, _) in server.app[ENGINE].balances(uid).items()}
         assert held == bot.cap
     assert bot.stats.placed == 0 and bot.stats.taker_orders == 0 and bot.stats.unexpected == 0
     await bot.stop()

@@ -86,6 +86,10 @@ async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, 
     await record("fills", taker, "GET", "/fills")
     await record("balances", taker, "GET", "/balances")
     await record("onramp", taker, "POST", "/onramp", body={"asset": "BTC", "amount": "1"})
+    withdrawal = {"asset": "USDC", "amount": "12.5", "destination": "0xabc123"}
+    await record("requestWithdrawal", taker, "POST", "/withdrawals", body=withdrawal)
+    await record("withdrawals", taker, "GET", "/withdrawals")
+    await record("deposits", taker, "GET", "/deposits")
     await record("me", taker, "GET", "/auth/me")
     await record("listApiKeys", taker, "GET", "/apikeys")
     created = await record("createApiKey", taker, "POST", "/apikeys")

@@ -158,7 +158,7 @@ async def test_private_streams_reach_only_their_owner(make_user: MakeUser, base_
         )
         balance = await alice_ws.next("balances")
         assert balance == {"e": "balance", "E": balance["E"], "asset": "USDC", "available": "99901.000000",
-                           "locked": "99.000000"}  # fmt: skip
+                           "locked": "99.000000", "withdrawing": "0.000000"}  # fmt: skip
         # Bob's own order closes the window: a stray event of alice's would have come before it.
         await bob.place_order(SOL, "buy", price="98", quantity="1")
         order, balance = await bob_ws.next("orders"), await bob_ws.next("balances")

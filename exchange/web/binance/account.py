@@ -36,7 +36,8 @@ async def account(call: Call) -> Json:
     held, venue = await call.app[READS].balances(user), call.app[VENUE]
     balances = []
     for name, asset in venue.assets.items():
-        free, locked = held.get(name, (0, 0))
+        free, orders, withdrawing = held.get(name, (0, 0, 0))
+        locked = orders + withdrawing  # Binance has one column for what is not free
         if free or locked or not omit:
             balances.append({"asset": name, "free": asset.format(free), "locked": asset.format(locked)})
     # Binance gives one rate in basis points for the account; here fees are per market: the

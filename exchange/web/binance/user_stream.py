@@ -7,7 +7,8 @@ as the market streams are) turns each command's events into Binance's events, ea
 
 - ``executionReport`` per order event (accepted ``NEW``, each fill ``TRADE``, ``CANCELED``,
   ``EXPIRED``, an amend ``REPLACED``), with every field ccxt.pro reads;
-- ``balanceUpdate`` per onramp (Binance's deposit event: the delta);
+- ``balanceUpdate`` per change of free funds by funding (Binance's deposit and withdrawal
+  event: the delta): a deposit (+), a withdrawal requested (-) or rejected (+);
 - ``outboundAccountPosition`` once per command that changed the user's balances, last, with
   the new totals of each asset it changed.
 The topic names the user after its ``:``, as the native private topics do, so a gateway
@@ -23,10 +24,12 @@ import orjson
 
 from exchange.config import Venue, compact_symbol
 from exchange.domain.events import (
+    FUNDING_EVENTS,
     ORDER_EVENTS,
     BalanceChanged,
+    DepositCredited,
     Event,
-    Onramped,
+    FundingEvent,
     OrderAmended,
     OrderCanceled,
     OrderEvent,
@@ -34,8 +37,11 @@ from exchange.domain.events import (
     OrderFilled,
     OrderStatus,
     Role,
+    WithdrawalStatus,
+    funding_user,
 )
 from exchange.domain.markets import Market
+from exchange.domain.units import format_scaled
 from exchange.web.binance.wire import order_type
 from exchange.web.ws.hub import Hub
 
@@ -44,6 +50,8 @@ _LIVE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _EXECUTION = {
     OrderFilled: "TRADE", OrderCanceled: "CANCELED", OrderExpired: "EXPIRED", OrderAmended: "REPLACED",
 }  # fmt: skip
+#: How a withdrawal's new state moves the user's free funds, per unit of its amount.
+_FREE_DELTA = {WithdrawalStatus.PENDING: -1, WithdrawalStatus.REJECTED: 1}
 
 
 def user_topic(subscription_id: int, user_id: int) -> str:
@@ -81,12 +89,8 @@ class UserStreams:
                 change = cast(BalanceChanged, e)
                 if change.user_id in self._ids:
                     positions.setdefault(change.user_id, {})[change.asset] = change
-            elif kind is Onramped:
-                onramp = cast(Onramped, e)
-                if onramp.user_id in self._ids:
-                    amount = self.venue.assets[onramp.asset].format(onramp.amount)
-                    event = {"e": "balanceUpdate", "E": e.ts, "a": onramp.asset, "d": amount, "T": e.ts}
-                    self._publish(onramp.user_id, event)
+            elif kind in FUNDING_EVENTS:
+                self._funding(cast(FundingEvent, e))
         for user_id, changes in positions.items():
             self._publish(user_id, self.account_position(list(changes.values())))
 
@@ -98,10 +102,24 @@ class UserStreams:
             frame = orjson.dumps({"subscriptionId": subscription_id, "event": event})
             self.hub.publish(user_topic(subscription_id, user_id), frame)
 
+    def _funding(self, e: FundingEvent) -> None:
+        user = funding_user(e)
+        if user not in self._ids:
+            return
+        if isinstance(e, DepositCredited):
+            asset, delta = e.deposit.asset, 0 if e.duplicate else e.deposit.amount
+        else:
+            w = e.withdrawal
+            asset, delta = w.asset, _FREE_DELTA.get(w.status, 0) * w.amount
+        if delta:
+            amount = format_scaled(delta, self.venue.assets[asset].decimals)
+            self._publish(user, {"e": "balanceUpdate", "E": e.ts, "a": asset, "d": amount, "T": e.ts})
+
     def account_position(self, changes: list[BalanceChanged]) -> Json:
         assets, ts = self.venue.assets, changes[-1].ts
+        # Binance has one column for what is not free: orders' and withdrawals' holds together.
         balances = [{"a": c.asset, "f": assets[c.asset].format(c.available),
-                     "l": assets[c.asset].format(c.locked)} for c in changes]  # fmt: skip
+                     "l": assets[c.asset].format(c.locked + c.withdrawing)} for c in changes]  # fmt: skip
         return {"e": "outboundAccountPosition", "E": ts, "u": ts, "B": balances}
 
     def execution_report(self, e: OrderEvent) -> Json:

@@ -167,6 +167,7 @@ class BalanceData(Data, tag="balance", frozen=True):
     asset: str
     available: Decimal
     locked: Decimal
+    withdrawing: Decimal
 
 
 class Method(NamedTuple):

@@ -4,7 +4,7 @@ from this table and openapi.py writes the document from it (declare.py says what
 
 from __future__ import annotations
 
-from exchange.web import account_api, admin_api, public_api, schemas, trading_api
+from exchange.web import account_api, admin_api, funding_api, public_api, schemas, trading_api
 from exchange.web import queries as q
 from exchange.web.spec import responses as r
 from exchange.web.spec import serve
@@ -14,6 +14,10 @@ PUBLIC, KEY, OPERATOR = Auth.NONE, Auth.KEY_OR_SESSION, Auth.OPERATOR
 MARKET = ("INVALID_REQUEST", "UNKNOWN_SYMBOL", "UNAVAILABLE")  # a market's data: 503 while resyncing
 OWN = ("INVALID_REQUEST", "UNKNOWN_SYMBOL", *READS)  # the caller's own views
 _CREDENTIALS = ("INVALID_REQUEST", "RATE_LIMITED")
+_WITHDRAWAL_RULES = (
+    "INVALID_REQUEST", "UNKNOWN_ASSET", "INVALID_QUANTITY", "INSUFFICIENT_FUNDS", "DUPLICATE_REQUEST",
+    *ENGINE,
+)  # fmt: skip
 
 #: The place-order link: the answer's orderId names the order to read, cancel or amend.
 _ORDER_LINKS = {
@@ -99,11 +103,22 @@ OPERATIONS: tuple[Operation, ...] = (
               body_required=False),
     Operation("GET", "/balances", account_api.balances, "balances", "The caller's balances", "accounts",
               KEY, r.Balances, READS,
-              response_example={"USDC": {"available": "99801.000000", "locked": "199.000000"}}),
+              response_example={"USDC": {"available": "99801.000000", "locked": "199.000000",
+                                         "withdrawing": "0.000000"}}),
     Operation("POST", "/onramp", account_api.onramp, "onramp", "Credit the caller (demo, or admins)",
               "accounts", KEY, r.Balances,
               ("INVALID_REQUEST", "UNKNOWN_ASSET", "INVALID_QUANTITY", "ONRAMP_LIMIT", *ENGINE),
               body=schemas.OnrampBody, examples={"usdc": {"value": {"asset": "USDC", "amount": "100000"}}}),
+    # -- funding ---------------------------------------------------------------------------------
+    Operation("GET", "/deposits", funding_api.list_deposits, "deposits",
+              "The caller's deposits, newest first", "funding", KEY, list[r.Deposit], READS),
+    Operation("GET", "/withdrawals", funding_api.list_withdrawals, "withdrawals",
+              "The caller's withdrawals as they stand, newest first", "funding", KEY, list[r.Withdrawal],
+              READS),
+    Operation("POST", "/withdrawals", funding_api.request_withdrawal, "requestWithdrawal",
+              "Request a withdrawal: the amount is held at once, until an operator completes or rejects it",
+              "funding", KEY, r.Withdrawal, _WITHDRAWAL_RULES, body=schemas.WithdrawalBody, status=201,
+              examples={"usdc": {"value": {"asset": "USDC", "amount": "250.5", "destination": "0xabc123"}}}),
     # -- orders ----------------------------------------------------------------------------------
     Operation("POST", "/order", trading_api.place_order, "placeOrder", "Place an order", "orders", KEY,
               r.Order, (*ORDER_RULES, *ENGINE), body=schemas.PlaceOrderBody, links=_ORDER_LINKS,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.domain.events import OrderStatus, Role
+from exchange.domain.events import DepositSource, DepositStatus, OrderStatus, Role, WithdrawalStatus
 from exchange.signing import API_KEY_PATTERN
 from exchange.store.accounts import ROLES
 
@@ -210,8 +210,11 @@ class ApiKeyRevoked(Answer, frozen=True):
 
 
 class Balance(Answer, frozen=True):
+    """``locked``: held by open orders; ``withdrawing``: held by pending withdrawals."""
+
     available: Decimal
     locked: Decimal
+    withdrawing: Decimal
 
 
 #: Every asset of the venue, zero where the user holds none.
@@ -255,3 +258,45 @@ class AuditEntry(Answer, frozen=True):
     action: Annotated[str, msgspec.Meta(examples=["user.lookup"])]
     details: dict[str, Any]
     seq: Count | None
+
+
+class Deposit(Answer, frozen=True):
+    """Money credited: by an operator (``source`` operator, ``reference`` the external
+    transfer's) or by the demo faucet (``faucet``, reference ``faucet:<depositId>``)."""
+
+    deposit_id: Id
+    asset: str
+    amount: Decimal
+    reference: str
+    source: DepositSource
+    status: DepositStatus
+    created_at: Millis
+    updated_at: Millis
+
+
+class DepositAnswer(Deposit, frozen=True):
+    """An operator's deposit: ``duplicate`` true when the reference was credited before with the
+    same details, and nothing was credited this time (the deposit is the earlier one)."""
+
+    duplicate: bool
+
+
+class Withdrawal(Answer, frozen=True):
+    """PENDING: the amount is held (``withdrawing`` in balances) until an operator completes it
+    (COMPLETED: it left the venue) or rejects it (REJECTED, with ``reason``: it is available again)."""
+
+    withdrawal_id: Id
+    asset: str
+    amount: Decimal
+    destination: str
+    status: WithdrawalStatus
+    reason: str | None
+    created_at: Millis
+    updated_at: Millis
+
+
+class OperatorWithdrawal(Withdrawal, frozen=True):
+    """A withdrawal as operators see it: whose it is."""
+
+    user_id: Id
+    username: str | None

@@ -232,5 +232,5 @@ class Feed:
         if self.hub.has(topic):
             asset = self.venue.assets[e.asset]
             data = {"e": "balance", "E": e.ts, "asset": e.asset, "available": asset.format(e.available),
-                    "locked": asset.format(e.locked)}  # fmt: skip
+                    "locked": asset.format(e.locked), "withdrawing": asset.format(e.withdrawing)}  # fmt: skip
             self.hub.publish(topic, frame("balances", data))
