@@ -9,7 +9,7 @@ from aiohttp import web
 
 from exchange.domain.ledger import FEE_ACCOUNT
 from exchange.store.accounts import Account
-from exchange.web import queries
+from exchange.web import funding, queries
 from exchange.web.auth import Operator, authenticate_operator
 from exchange.web.common import json_response
 from exchange.web.errors import ApiError
@@ -41,13 +41,13 @@ async def audit_log(request: web.Request) -> web.Response:
 
 
 async def user(request: web.Request) -> web.Response:
-    """One user: its account, balances, open orders and recent fills (the reads the user's own
-    routes make, wherever the engine is)."""
+    """One user: its account, balances, open orders, recent fills, deposits and withdrawals (the
+    reads the user's own routes make, wherever the engine is)."""
     who = await authenticate_operator(request)
     q = queries.read(request, queries.UserLookupQuery)
     account = await request.app[ACCOUNTS].find(request.match_info["username"])
     if account is None:
-        raise ApiError("NOT_FOUND", "no such user")
+        raise ApiError("UNKNOWN_USER", f"no user named {request.match_info['username']!r}")
     reads, venue = request.app[READS], request.app[VENUE]
     balances = await reads.balances(account.id)
     open_orders = await reads.open_orders(account.id, None)
@@ -58,6 +58,8 @@ async def user(request: web.Request) -> web.Response:
         "balances": balances_json(balances, venue.assets),
         "openOrders": [order_json(s, venue.markets[s.symbol]) for s in reversed(open_orders)],
         "fills": [fill_json(f, venue.markets[f.order.symbol], venue.assets) for f in fills],
+        "deposits": await funding.deposits(request.app, account.id),
+        "withdrawals": await funding.withdrawals(request.app, account.id),
     })  # fmt: skip
 
 

@@ -9,7 +9,7 @@ Who may act as an operator is the route's business, not these functions': they t
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from aiohttp import web
@@ -25,6 +25,13 @@ from exchange.web.keys import ACCOUNTS, READS, VENUE
 from exchange.web.wire import deposit_json, withdrawal_json
 
 Json = dict[str, Any]
+
+
+class Applied(NamedTuple):
+    """An operator's command done: its answer, and the engine sequence it got (for the audit)."""
+
+    answer: Json
+    seq: int
 
 
 def asset_amount(app: web.Application, name: str, raw: msgspec.Raw | schemas.Absent) -> tuple[Asset, int]:
@@ -58,7 +65,7 @@ async def withdrawals(app: web.Application, user_id: int) -> list[Json]:
 
 
 # -- the operators' --------------------------------------------------------------------------
-async def deposit(app: web.Application, operator_id: int, body: bytes) -> Json:
+async def deposit(app: web.Application, operator_id: int, body: bytes) -> Applied:
     """Credit ``username`` with ``amount`` of ``asset`` that arrived as ``reference``. The same
     reference again with the same details credits nothing and answers ``duplicate: true``."""
     req = schemas.decode(schemas.DepositBody, body)
@@ -69,19 +76,23 @@ async def deposit(app: web.Application, operator_id: int, body: bytes) -> Json:
     ref = req.reference
     cmd = Deposit(user_id=operator_id, account=account, asset=asset.name, amount=amount, reference=ref)
     credited = cast(DepositCredited, (await execute(app, cmd))[0])
-    return {**deposit_json(credited.deposit, asset), "duplicate": credited.duplicate}
+    who = {"userId": str(account), "username": app[ACCOUNTS].username(account)}  # as it was signed up
+    answer = deposit_json(credited.deposit, asset) | who
+    return Applied(answer | {"duplicate": credited.duplicate}, credited.seq)
 
 
-async def complete_withdrawal(app: web.Application, operator_id: int, withdrawal_id: int) -> Json:
+async def complete_withdrawal(app: web.Application, operator_id: int, withdrawal_id: int) -> Applied:
     """The money was sent: the hold leaves the venue."""
     cmd = CompleteWithdrawal(user_id=operator_id, withdrawal_id=withdrawal_id)
-    return _operator_json(app, _withdrawal(await execute(app, cmd)))
+    return _operator_applied(app, await execute(app, cmd))
 
 
-async def reject_withdrawal(app: web.Application, operator_id: int, withdrawal_id: int, reason: str) -> Json:
+async def reject_withdrawal(
+    app: web.Application, operator_id: int, withdrawal_id: int, reason: str
+) -> Applied:
     """Refuse it, saying why: the hold returns to the user's available balance."""
     cmd = RejectWithdrawal(user_id=operator_id, withdrawal_id=withdrawal_id, reason=reason)
-    return _operator_json(app, _withdrawal(await execute(app, cmd)))
+    return _operator_applied(app, await execute(app, cmd))
 
 
 async def pending_withdrawals(app: web.Application) -> list[Json]:
@@ -92,6 +103,10 @@ async def pending_withdrawals(app: web.Application) -> list[Json]:
 def _withdrawal(events: list[Event]) -> WithdrawalState:
     """The withdrawal an accepted withdrawal command is about: its first event's."""
     return cast(WithdrawalChanged, events[0]).withdrawal
+
+
+def _operator_applied(app: web.Application, events: list[Event]) -> Applied:
+    return Applied(_operator_json(app, _withdrawal(events)), events[0].seq)
 
 
 def _operator_json(app: web.Application, w: WithdrawalState) -> Json:

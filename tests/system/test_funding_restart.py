@@ -1,7 +1,7 @@
 """A withdrawal's life across a SIGKILL: requested, the process killed, started again on the same
---data-dir: the withdrawal is still PENDING and its hold still held. Then an operator rejects it
-(through web/funding.py on an in-process app over the same data dir, since the operators' routes
-come with their own branch) and, after another restart of the real process, the funds are back."""
+--data-dir: the withdrawal is still PENDING and its hold still held. Then an operator (made with
+`python -m exchange operator add` before the first start) sees it pending and rejects it through
+the admin routes, and after another SIGKILL and restart the funds are back."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from exchange.app import create_app
-from exchange.config import Settings
-from exchange.web import funding
+from exchange.client import Client
+from tests.system.test_operator_cli import _key, cli
 from tests.system.test_restart import Server, _user
-
-OPERATOR = 1_000_000
 
 
 async def _alice_sees(url: str, keys: dict[str, tuple[str, str]]) -> tuple[Any, Any, Any]:
@@ -27,20 +23,18 @@ async def _alice_sees(url: str, keys: dict[str, tuple[str, str]]) -> tuple[Any, 
         return (await alice.balances())["USDC"], await alice.withdrawals(), state["stateHash"]
 
 
-async def _reject_in_process(data: Path, withdrawal_id: int) -> dict[str, Any]:
-    server = TestServer(create_app(Settings(data_dir=str(data), fsync="batch", bot=False)))
-    await server.start_server()
-    try:
-        (pending,) = await funding.pending_withdrawals(server.app)
-        assert pending["withdrawalId"] == str(withdrawal_id) and pending["username"] == "alice"
-        return await funding.reject_withdrawal(server.app, OPERATOR, withdrawal_id, "destination refused")
-    finally:
-        await server.close()  # a clean stop: its last snapshot holds the rejection
+async def _reject(url: str, key: tuple[str, str], withdrawal_id: str) -> dict[str, Any]:
+    async with Client(url, *key) as boss:
+        (pending,) = await boss.request("GET", "/api/v1/admin/withdrawals", auth=True)
+        assert pending["withdrawalId"] == withdrawal_id and pending["username"] == "alice"
+        path = f"/api/v1/admin/withdrawals/{withdrawal_id}/reject"
+        return await boss.request("POST", path, body={"reason": "destination refused"}, auth=True)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("snapshot_every", [100_000, 3])
 def test_a_sigkill_mid_withdrawal_keeps_it_pending_and_held(tmp_path: Path, snapshot_every: int) -> None:
     server, keys = Server(tmp_path, "batch", snapshot_every), {}
+    boss = _key(cli(tmp_path, "add", "boss").stdout)
     server.start()
 
     async def fund_and_withdraw() -> dict[str, Any]:
@@ -59,10 +53,10 @@ def test_a_sigkill_mid_withdrawal_keeps_it_pending_and_held(tmp_path: Path, snap
     assert [(w["withdrawalId"], w["status"]) for w in after[1]] == [(requested["withdrawalId"], "PENDING")]
     log = (tmp_path / "server.log").read_text()
     assert ("restored the snapshot" in log) == (snapshot_every == 3)
-    assert server.stop(signal.SIGTERM) == 0
 
-    rejected = asyncio.run(_reject_in_process(tmp_path, int(requested["withdrawalId"])))
+    rejected = asyncio.run(_reject(server.url, boss, requested["withdrawalId"]))
     assert (rejected["status"], rejected["reason"]) == ("REJECTED", "destination refused")
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     server.start()
     balance, withdrawals, _ = asyncio.run(_alice_sees(server.url, keys))
     assert balance == {"available": "90.000000", "locked": "10.000000", "withdrawing": "0.000000"}

@@ -32,7 +32,7 @@ SOL = "SOL_USDC"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = [op for op in OPERATIONS if op.auth is Auth.OPERATOR]
 #: A value for each path parameter an admin route may have.
-PATH_VALUES = {"username": "taker"}
+PATH_VALUES = {"username": "taker", "withdrawal_id": "1"}
 
 
 class Scene(msgspec.Struct):
@@ -106,8 +106,9 @@ async def test_every_admin_route_refuses_users_with_403_and_strangers_with_401(s
     assert await _audit(scene) == before  # a refusal records nothing
 
 
-@pytest.mark.parametrize("op", ADMIN, ids=lambda op: op.operation_id)
-async def test_every_admin_route_answers_an_operator_and_records_who_when_what(scene: Scene, op: Any) -> None:
+@pytest.mark.parametrize("op", [op for op in ADMIN if op.method == "GET"], ids=lambda op: op.operation_id)
+async def test_every_admin_read_answers_an_operator_and_records_who_when_what(scene: Scene, op: Any) -> None:
+    """The writes (funding) have their own tests: test_admin_funding.py."""
     start = now_ms()
     await scene.operator.request(op.method, _path(op.path), auth=True)
     newest = (await _audit(scene))[0]
@@ -129,7 +130,7 @@ async def test_the_user_lookup_shows_the_account_balances_open_orders_and_fills(
 
 
 async def test_an_unknown_user_is_404_and_a_bad_limit_400(scene: Scene) -> None:
-    assert await _refusal(scene.operator, "GET", f"{V1}/admin/users/nobody") == (404, "NOT_FOUND")
+    assert await _refusal(scene.operator, "GET", f"{V1}/admin/users/nobody") == (404, "UNKNOWN_USER")
     refused = await _refusal(scene.operator, "GET", f"{V1}/admin/users/taker?limit=0")
     assert refused == (400, "INVALID_REQUEST")
 
@@ -178,3 +179,74 @@ async def test_a_demoted_operator_is_refused_at_once_and_a_promoted_user_admitte
     finally:
         await scene.accounts.add_operator("boss", PASSWORD, promote=True)
     await scene.operator.request("GET", f"{V1}/admin/fees", auth=True)
+
+
+async def _statez(scene: Scene) -> Any:
+    return (await scene.bare.request("GET", "/statez"))["stateHash"]
+
+
+async def test_a_deposit_credits_once_per_reference_and_is_audited_with_its_sequence(scene: Scene) -> None:
+    before = (await scene.taker.balances())["ETH"]["available"]
+    deposit = {"username": "TAKER", "asset": "ETH", "amount": "1.5", "reference": "wire-0001"}
+    first = await scene.operator.request("POST", f"{V1}/admin/deposits", body=deposit, auth=True)
+    assert (first["username"], first["amount"], first["duplicate"]) == ("taker", "1.50000000", False)
+    assert Decimal((await scene.taker.balances())["ETH"]["available"]) == Decimal(before) + Decimal("1.5")
+    entry = (await _audit(scene))[0]
+    assert (entry["action"], entry["details"]["reference"], entry["details"]["duplicate"]) == (
+        "deposit", "wire-0001", False)  # fmt: skip
+    assert isinstance(entry["seq"], int) and entry["seq"] > 0
+    again = await scene.operator.request("POST", f"{V1}/admin/deposits", body=deposit, auth=True)
+    assert again["duplicate"] is True and again["depositId"] == first["depositId"]
+    assert Decimal((await scene.taker.balances())["ETH"]["available"]) == Decimal(before) + Decimal("1.5")
+    assert [d["reference"] for d in await scene.taker.deposits()].count("wire-0001") == 1
+    state = await _statez(scene)
+    for body, refusal in (
+        (deposit | {"amount": "2"}, (409, "DUPLICATE_REFERENCE")),
+        (deposit | {"username": "nobody", "reference": "wire-x"}, (404, "UNKNOWN_USER")),
+        (deposit | {"asset": "DOGE", "reference": "wire-x"}, (404, "UNKNOWN_ASSET")),
+        (deposit | {"amount": "0.000000001", "reference": "wire-x"}, (400, "INVALID_QUANTITY")),
+        (deposit | {"amount": "-1", "reference": "wire-x"}, (400, "INVALID_QUANTITY")),
+        (deposit | {"amount": "0", "reference": "wire-x"}, (400, "INVALID_QUANTITY")),
+    ):
+        with pytest.raises(ExchangeError) as refused:
+            await scene.operator.request("POST", f"{V1}/admin/deposits", body=body, auth=True)
+        assert (refused.value.status, refused.value.code) == refusal, body
+    assert await _statez(scene) == state  # refusals changed nothing
+
+
+async def test_an_operator_completes_one_withdrawal_and_rejects_another(scene: Scene) -> None:
+    start = await scene.taker.balances()
+    sent = await scene.taker.request_withdrawal("USDC", "30", "IBAN DE00 1234")
+    kept = await scene.taker.request_withdrawal("USDC", "20", "IBAN DE00 1234")
+    held = (await scene.taker.balances())["USDC"]
+    assert Decimal(held["withdrawing"]) == Decimal(start["USDC"]["withdrawing"]) + 50
+    pending = await scene.operator.request("GET", f"{V1}/admin/withdrawals", auth=True)
+    mine = [(p["withdrawalId"], p["username"]) for p in pending if p["username"] == "taker"]
+    assert mine == [(sent["withdrawalId"], "taker"), (kept["withdrawalId"], "taker")]
+    path = f"{V1}/admin/withdrawals"
+    done = await scene.operator.request("POST", f"{path}/{sent['withdrawalId']}/complete", auth=True)
+    assert done["status"] == "COMPLETED"
+    assert (await _audit(scene))[0]["action"] == "withdrawal.complete"
+    refused = {"reason": "name does not match the account"}
+    back = await scene.operator.request(
+        "POST", f"{path}/{kept['withdrawalId']}/reject", body=refused, auth=True
+    )
+    assert (back["status"], back["reason"]) == ("REJECTED", "name does not match the account")
+    after = (await scene.taker.balances())["USDC"]
+    assert Decimal(after["available"]) == Decimal(start["USDC"]["available"]) - 30
+    assert after["withdrawing"] == start["USDC"]["withdrawing"]
+    state = await _statez(scene)
+    for route, body, refusal in (
+        (f"{path}/{sent['withdrawalId']}/complete", None, (409, "WITHDRAWAL_NOT_PENDING")),
+        (f"{path}/{kept['withdrawalId']}/reject", refused, (409, "WITHDRAWAL_NOT_PENDING")),
+        (f"{path}/999999/complete", None, (404, "WITHDRAWAL_NOT_FOUND")),
+        (f"{path}/abc/complete", None, (404, "WITHDRAWAL_NOT_FOUND")),
+        (f"{path}/{kept['withdrawalId']}/reject", {"reason": ""}, (400, "INVALID_REQUEST")),
+    ):
+        with pytest.raises(ExchangeError) as no:
+            await scene.operator.request("POST", route, body=body, auth=True)
+        assert (no.value.status, no.value.code) == refusal, route
+    assert await _statez(scene) == state
+    looked_up = await scene.operator.request("GET", f"{V1}/admin/users/taker", auth=True)
+    statuses = {w["withdrawalId"]: w["status"] for w in looked_up["withdrawals"]}
+    assert (statuses[sent["withdrawalId"]], statuses[kept["withdrawalId"]]) == ("COMPLETED", "REJECTED")

@@ -41,7 +41,7 @@ class Venue:
 
     async def deposit(self, username: str, amount: str, reference: str, asset: str = "USDC") -> Any:
         body = {"username": username, "asset": asset, "amount": amount, "reference": reference}
-        return await funding.deposit(self.app, OPERATOR, orjson.dumps(body))
+        return (await funding.deposit(self.app, OPERATOR, orjson.dumps(body))).answer
 
     async def state_hash(self, client: Client) -> str:
         return (await client.request("GET", "/statez"))["stateHash"]  # type: ignore[no-any-return]
@@ -109,7 +109,7 @@ async def test_a_withdrawal_is_held_then_completed_and_the_stream_follows(venue:
         assert (await alice.balances())["USDC"]["withdrawing"] == "40.000000"
         pending = [p for p in await funding.pending_withdrawals(venue.app) if p["username"] == name]
         assert pending == [w | {"userId": pending[0]["userId"], "username": name}]
-        done = await funding.complete_withdrawal(venue.app, OPERATOR, int(w["withdrawalId"]))
+        done = (await funding.complete_withdrawal(venue.app, OPERATOR, int(w["withdrawalId"]))).answer
         assert done["status"] == "COMPLETED" and done["withdrawalId"] == w["withdrawalId"]
         sent = await ws.next("balances")
         assert (sent["available"], sent["withdrawing"]) == ("60.000000", "0.000000")
@@ -135,7 +135,8 @@ async def test_a_rejected_withdrawal_gives_the_funds_back(venue: Venue) -> None:
     await _refused(
         "INVALID_REQUEST", funding.reject_withdrawal(venue.app, OPERATOR, int(w["withdrawalId"]), "")
     )
-    rejected = await funding.reject_withdrawal(venue.app, OPERATOR, int(w["withdrawalId"]), "address blocked")
+    wid = int(w["withdrawalId"])
+    rejected = (await funding.reject_withdrawal(venue.app, OPERATOR, wid, "address blocked")).answer
     assert (rejected["status"], rejected["reason"], rejected["username"]) == (
         "REJECTED",
         "address blocked",

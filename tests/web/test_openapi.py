@@ -87,7 +87,8 @@ async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, 
     await record("balances", taker, "GET", "/balances")
     await record("onramp", taker, "POST", "/onramp", body={"asset": "BTC", "amount": "1"})
     withdrawal = {"asset": "USDC", "amount": "12.5", "destination": "0xabc123"}
-    await record("requestWithdrawal", taker, "POST", "/withdrawals", body=withdrawal)
+    first = await record("requestWithdrawal", taker, "POST", "/withdrawals", body=withdrawal)
+    second = await record("requestWithdrawal", taker, "POST", "/withdrawals", body=withdrawal)
     await record("withdrawals", taker, "GET", "/withdrawals")
     await record("deposits", taker, "GET", "/deposits")
     await record("me", taker, "GET", "/auth/me")
@@ -104,6 +105,15 @@ async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, 
     await record("adminUser", operator, "GET", "/admin/users/taker")
     await record("adminFees", operator, "GET", "/admin/fees")
     await record("adminOperators", operator, "GET", "/admin/operators")
+    deposit = {"username": "taker", "asset": "USDC", "amount": "10", "reference": "scene-1"}
+    await record("adminDeposit", operator, "POST", "/admin/deposits", body=deposit)
+    await record("adminDeposit", operator, "POST", "/admin/deposits", body=deposit)  # the duplicate
+    await record("adminPendingWithdrawals", operator, "GET", "/admin/withdrawals")
+    wid, other = first["withdrawalId"], second["withdrawalId"]
+    await record("adminCompleteWithdrawal", operator, "POST", f"/admin/withdrawals/{wid}/complete")
+    refusal = {"reason": "destination refused"}
+    reject = f"/admin/withdrawals/{other}/reject"
+    await record("adminRejectWithdrawal", operator, "POST", reject, body=refusal)
     await record("adminAudit", operator, "GET", "/admin/audit")  # after the others: entries to show
     await record("openapi", maker, "GET", "/openapi.json")
     await record("asyncapi", maker, "GET", "/asyncapi.json")
@@ -274,10 +284,10 @@ async def test_admin_operations_say_operators_only_and_list_403(scene: Scene) ->
     """Same security schemes as any private route, plus the role in words and 403 listed."""
     admin = [op for op in TABLE if op.auth is Auth.OPERATOR]
     assert admin == [op for op in TABLE if op.path.startswith("/admin/")] and len(admin) >= 4
-    private = scene.openapi["paths"][V1 + "/balances"]["get"]["security"]
     for op in admin:
         entry = scene.openapi["paths"][V1 + op.path][op.method.lower()]
-        assert entry["security"] == private
+        like = "/balances" if op.method == "GET" else "/order"  # a private read, a private write
+        assert entry["security"] == scene.openapi["paths"][V1 + like][op.method.lower()]["security"]
         assert "Operators only" in entry["description"]
         assert "FORBIDDEN" in entry["responses"]["403"]["x-error-codes"]
         assert "UNAUTHORIZED" in entry["responses"]["401"]["x-error-codes"]

@@ -109,6 +109,7 @@ def _operation(op: Operation, ref_of: dict[int, Any], components: dict[str, Any]
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "api_key": {"type": "string", "pattern": f"^{API_KEY_PATTERN}$"},
     "username": msgspec.json.schema(Username),
+    "withdrawal_id": {"type": "string", "pattern": "^[0-9]{1,19}$", "examples": ["3"]},
 }
 
 

@@ -4,7 +4,7 @@ from this table and openapi.py writes the document from it (declare.py says what
 
 from __future__ import annotations
 
-from exchange.web import account_api, admin_api, funding_api, public_api, schemas, trading_api
+from exchange.web import account_api, admin_api, admin_funding, funding_api, public_api, schemas, trading_api
 from exchange.web import queries as q
 from exchange.web.spec import responses as r
 from exchange.web.spec import serve
@@ -151,11 +151,35 @@ OPERATIONS: tuple[Operation, ...] = (
               "The operators' actions, newest first", "admin", OPERATOR, list[r.AuditEntry],
               ("INVALID_REQUEST",), query=q.AuditQuery),
     Operation("GET", "/admin/users/{username}", admin_api.user, "adminUser",
-              "One user: account, balances, open orders, recent fills", "admin", OPERATOR, r.AdminUser,
-              ("INVALID_REQUEST", "NOT_FOUND", *READS), query=q.UserLookupQuery),
+              "One user: account, balances, open orders, recent fills, deposits, withdrawals", "admin",
+              OPERATOR, r.AdminUser,
+              ("INVALID_REQUEST", "UNKNOWN_USER", *READS), query=q.UserLookupQuery),
     Operation("GET", "/admin/fees", admin_api.fees, "adminFees", "The fee account's balances per asset",
               "admin", OPERATOR, r.Balances, READS),
     Operation("GET", "/admin/operators", admin_api.operators, "adminOperators", "Every operator",
               "admin", OPERATOR, list[r.OperatorInfo]),
+    Operation("POST", "/admin/deposits", admin_funding.deposit, "adminDeposit",
+              "Credit a user with money that arrived (idempotent by reference)", "admin", OPERATOR,
+              r.DepositAnswer, ("INVALID_REQUEST", "UNKNOWN_USER", "UNKNOWN_ASSET", "INVALID_QUANTITY",
+                                "DUPLICATE_REFERENCE", *ENGINE),
+              body=schemas.DepositBody,
+              description="The deposit, `duplicate: false`; the same reference again with the same "
+              "details credits nothing and answers the first deposit with `duplicate: true`; with other "
+              "details it is 409 DUPLICATE_REFERENCE.",
+              examples={"usdc": {"value": {"username": "alice", "asset": "USDC", "amount": "2500",
+                                           "reference": "bank-2026-12-08-0042"}}}),
+    Operation("GET", "/admin/withdrawals", admin_funding.pending, "adminPendingWithdrawals",
+              "Withdrawals waiting for an operator, oldest first", "admin", OPERATOR,
+              list[r.OperatorWithdrawal], READS),
+    Operation("POST", "/admin/withdrawals/{withdrawal_id}/complete", admin_funding.complete,
+              "adminCompleteWithdrawal", "The money was sent: the held amount leaves the venue", "admin",
+              OPERATOR, r.OperatorWithdrawal, ("WITHDRAWAL_NOT_FOUND", "WITHDRAWAL_NOT_PENDING", *ENGINE),
+              body_required=False),
+    Operation("POST", "/admin/withdrawals/{withdrawal_id}/reject", admin_funding.reject,
+              "adminRejectWithdrawal", "Refuse a withdrawal: the held amount is available again", "admin",
+              OPERATOR, r.OperatorWithdrawal,
+              ("INVALID_REQUEST", "WITHDRAWAL_NOT_FOUND", "WITHDRAWAL_NOT_PENDING", *ENGINE),
+              body=schemas.RejectWithdrawalBody,
+              examples={"blocked": {"value": {"reason": "destination refused by the bank"}}}),
 )
 # fmt: on

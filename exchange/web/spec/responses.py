@@ -240,6 +240,9 @@ class AdminUser(Answer, frozen=True):
     open_orders: list[Order]
     #: The most recent, newest first, as ``/fills`` answers them.
     fills: list[Fill]
+    #: All of them, as ``/deposits`` and ``/withdrawals`` answer the user.
+    deposits: list[Deposit]
+    withdrawals: list[Withdrawal]
 
 
 class OperatorInfo(Answer, frozen=True):
@@ -278,6 +281,8 @@ class DepositAnswer(Deposit, frozen=True):
     """An operator's deposit: ``duplicate`` true when the reference was credited before with the
     same details, and nothing was credited this time (the deposit is the earlier one)."""
 
+    user_id: Id
+    username: str
     duplicate: bool
 
 
