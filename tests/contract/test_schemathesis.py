@@ -188,13 +188,15 @@ def _relogin(trader: Trader) -> CookieAuth:
 
 #: Operations that refuse some well-formed requests for reasons no schema can state, so the
 #: check that a request valid by the document is accepted does not apply to them: a market's
-#: filters, the funds and the open orders (orders), a window whose start is after its end
-#: (trades, klines, history, fills), a cap per user (keys, onramp). Their refusals are still
-#: held to the codes the document lists and to changing nothing.
+#: filters, the funds and the open orders (orders, withdrawals), a window whose start is after
+#: its end (trades, klines, history, fills), a cap per user (keys, onramp), a body's ``symbol``
+#: and ``market`` (the seed's alias) that disagree (cancelAll). Their refusals are still held to
+#: the codes the document lists and to changing nothing.
 #: The admin operations refuse the trader (not an operator) whatever it sends: 403, nothing changed.
 BEYOND_THE_SCHEMA = frozenset({
     "placeOrder", "cancelOrder", "amendOrder", "getOrder", "trades", "klines", "orderHistory", "fills",
-    "createApiKey", "onramp", *(o.operation_id for o in OPERATIONS if o.auth is Auth.OPERATOR),
+    "createApiKey", "onramp", "cancelAll", "requestWithdrawal",
+    *(o.operation_id for o in OPERATIONS if o.auth is Auth.OPERATOR),
 })  # fmt: skip
 #: (operation, how to generate): valid requests for every operation, invalid ones for every
 #: operation that takes input (there is nothing to break in the others).
