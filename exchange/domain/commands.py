@@ -59,9 +59,12 @@ REFERENCE_MAX = 64
 TEXT_MAX = 128
 REFERENCE_PATTERN = f"^{PRINTABLE_CHARS}{{1,{REFERENCE_MAX}}}\\Z"
 TEXT_PATTERN = f"^{PRINTABLE_CHARS}{{1,{TEXT_MAX}}}\\Z"
-#: The references the engine gives the demo faucet's deposits (``faucet:<seq>``); an
-#: operator's deposit may not take one, so the two never collide.
+#: The references the engine gives the demo faucet's deposits (``faucet:<id>``) and the
+#: balances carried over from a snapshot older than funding records (``opening:<user>:<asset>``);
+#: an operator's deposit may take neither, so they never collide.
 FAUCET_PREFIX = "faucet:"
+OPENING_PREFIX = "opening:"
+ENGINE_PREFIXES = (FAUCET_PREFIX, OPENING_PREFIX)
 
 
 class Command(msgspec.Struct, frozen=True, tag_field="t", kw_only=True):

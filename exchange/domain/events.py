@@ -46,6 +46,7 @@ CLOSED_STATUSES = frozenset(
 class DepositSource(enum.StrEnum):
     OPERATOR = "operator"  # money that arrived from outside, credited by an operator
     FAUCET = "faucet"  # the demo onramp
+    OPENING = "opening"  # a balance held before funding was recorded, carried over as its deposit
 
 
 class DepositStatus(enum.StrEnum):

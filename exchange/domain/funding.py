@@ -9,10 +9,19 @@ themselves are the ledger's; the order of a command's steps is the engine's.
 
 from __future__ import annotations
 
-from exchange.domain.events import PENDING, DepositState, WithdrawalState, WithdrawalStatus
+from exchange.domain.commands import OPENING_PREFIX
+from exchange.domain.events import (
+    PENDING,
+    DepositSource,
+    DepositState,
+    DepositStatus,
+    WithdrawalState,
+    WithdrawalStatus,
+)
 from exchange.domain.ledger import Ledger
 
 _COMPLETED = WithdrawalStatus.COMPLETED
+OPENING, CREDITED = DepositSource.OPENING, DepositStatus.CREDITED
 
 
 class Funding:
@@ -61,8 +70,29 @@ class Funding:
         return [w for w in self.withdrawals.values() if w.status is PENDING]
 
     # -- snapshot --------------------------------------------------------------------------
-    def load(self, deposits: list[DepositState], withdrawals: list[WithdrawalState], ledger: Ledger) -> None:
-        """Restore the records and what they say into ``ledger`` (whose balances are loaded)."""
+    def carry_over(self, ledger: Ledger) -> None:
+        """A snapshot of format 1, from before deposits were recorded: every coin in it entered
+        by a journaled onramp, so each balance (the fee account's too) becomes one deposit of
+        source OPENING, and the books balance from there on as they would have."""
+        for user, account in sorted(ledger.accounts.items()):
+            for asset, b in sorted(account.items()):
+                total = b.available + b.locked
+                if total:
+                    ref = f"{OPENING_PREFIX}{user}:{asset}"
+                    d = DepositState(self.next_deposit_id, user, asset, total, ref, OPENING, CREDITED, 0, 0)
+                    self.record_deposit(d)
+
+    def load(
+        self,
+        deposits: list[DepositState],
+        withdrawals: list[WithdrawalState],
+        ledger: Ledger,
+        carry_over: bool,
+    ) -> None:
+        """Restore the records and what they say into ``ledger`` (whose balances are loaded);
+        ``carry_over``: a snapshot from before the records (``carry_over``)."""
+        if carry_over:
+            self.carry_over(ledger)
         for d in deposits:
             self.record_deposit(d)
         for w in withdrawals:

@@ -84,7 +84,7 @@ from exchange.domain.commands import (
     CLIENT_ORDER_ID_CHARS,
     CLIENT_ORDER_ID_MAX,
     CLIENT_ORDER_ID_PATTERN,
-    FAUCET_PREFIX,
+    ENGINE_PREFIXES,
     GTC,
     LIMIT,
     MARKET,
@@ -363,8 +363,10 @@ def check_deposit(
         return Rejection(
             Reason.INVALID_REQUEST, f"reference must be 1-{REFERENCE_MAX} printable ASCII characters"
         )
-    if ref.startswith(FAUCET_PREFIX):
-        return Rejection(Reason.INVALID_REQUEST, f"references starting {FAUCET_PREFIX!r} are the faucet's")
+    if ref.startswith(ENGINE_PREFIXES):
+        return Rejection(
+            Reason.INVALID_REQUEST, f"references starting {ref.partition(':')[0]}: are the engine's"
+        )
     asset = find_asset(assets, cmd.asset)
     if isinstance(asset, Rejection):
         return asset

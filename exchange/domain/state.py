@@ -146,18 +146,14 @@ class EngineState:
         """Load ``snap`` into this freshly built engine (same assets and markets)."""
         if self.orders or self.ledger.accounts:
             raise ValueError("restore needs an empty engine")
-        if snap.format != SNAPSHOT_FORMAT:
-            raise ValueError(
-                f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}: format 1 predates deposit "
-                "and withdrawal records, which cannot be made up; start from a data dir whose "
-                "journal holds every command, without the old snapshots"
-            )
+        if snap.format > SNAPSHOT_FORMAT:
+            raise ValueError(f"snapshot format {snap.format} is newer than this engine's ({SNAPSHOT_FORMAT})")
         ledger = self.ledger
         for user, asset, available, locked in snap.balances:
             ledger.accounts.setdefault(user, {})[asset] = Balance(user, asset, available, locked)
         for user, asset, amount in snap.onramped:
             ledger.user_onramped[(user, asset)] = amount
-        self.funding.load(snap.deposits, snap.withdrawals, ledger)
+        self.funding.load(snap.deposits, snap.withdrawals, ledger, carry_over=snap.format == 1)
         for r in snap.orders:
             o = Order(
                 r.id,
@@ -191,7 +187,7 @@ class EngineState:
             self.requests[rid] = seq
             self.request_order.append(rid)
         self.next_order_id, self.next_trade_id = snap.next_order_id, snap.next_trade_id
-        self.funding.next_deposit_id = snap.next_deposit_id
+        self.funding.next_deposit_id = max(self.funding.next_deposit_id, snap.next_deposit_id)
         self.funding.next_withdrawal_id = snap.next_withdrawal_id
         self.last_seq = snap.last_seq
 

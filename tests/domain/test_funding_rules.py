@@ -246,14 +246,32 @@ def test_funding_survives_a_snapshot_and_continues_the_same() -> None:
     assert ENC.encode(copy.snapshot()) == ENC.encode(h.engine.snapshot())
 
 
-def test_a_snapshot_from_before_funding_is_refused_clearly() -> None:
-    """Format 1 has no deposit records: restoring it would credit money nobody deposited."""
+def test_a_snapshot_from_before_funding_carries_its_balances_over_as_opening_deposits() -> None:
+    """Format 1 has no funding records (its money came from journaled onramps): each balance,
+    the fee account's too, becomes one OPENING deposit, and the books balance from there on."""
+    h = _funded_with_history()
     new = ("deposits", "withdrawals", "next_deposit_id", "next_withdrawal_id", "format")
-    snap = msgspec.to_builtins(_funded_with_history().engine.snapshot())
-    old = {k: v for k, v in snap.items() if k not in new}
+    old = {k: v for k, v in msgspec.to_builtins(h.engine.snapshot()).items() if k not in new}
     snap = msgspec.msgpack.decode(ENC.encode(old), type=EngineSnapshot)
-    with pytest.raises(ValueError, match="snapshot format 1 is not 2"):
-        Engine(VENUE.assets, VENUE.markets).restore(snap)
+    assert snap.format == 1
+    copy = Engine(VENUE.assets, VENUE.markets)
+    copy.restore(snap)
+    copy.check_integrity()  # accounts + fees + holds = deposited - withdrawn
+    opening = copy.funding.deposits_of(ALICE)
+    assert {d.source for d in opening} == {DepositSource.OPENING}
+    totals = {d.asset: d.amount for d in opening}
+    held = {a: av + lk for a, (av, lk, _) in copy.balances(ALICE).items() if av + lk}
+    assert totals == held
+    fees = {a: av + lk for a, (av, lk, _) in copy.balances(FEE_ACCOUNT).items() if av + lk}
+    assert {d.asset: d.amount for d in copy.funding.deposits_of(FEE_ACCOUNT)} == fees  # the fees too
+    ids = [d.id for d in copy.funding.deposits.values()]
+    more = Deposit(user_id=OPERATOR, account=BOB, asset="USDC", amount=USDC, reference="tx-after", seq=90)
+    (credited,) = [e for e in copy.handle(more) if isinstance(e, DepositCredited)]
+    assert credited.deposit.id > max(ids)  # ids go on after the carried-over ones
+    copy.check_integrity()
+    taken = copy.handle(Deposit(user_id=OPERATOR, account=BOB, asset="USDC", amount=USDC,
+                                reference=f"opening:{BOB}:USDC", seq=91, ts=2))  # fmt: skip
+    assert rejected(taken).reason == Reason.INVALID_REQUEST
 
 
 def test_integrity_catches_a_hold_no_withdrawal_explains(h: Harness) -> None:
