@@ -20,7 +20,11 @@ async def test_resting_order_answers_new_and_shows_in_depth_and_open_orders(make
     assert [o["orderId"] for o in await alice.open_orders(SOL)] == ["1"]
     assert [o["orderId"] for o in await alice.request("GET", "/api/v1/order/open", auth=True)] == ["1"]
     balances = await alice.balances()
-    assert balances["USDC"] == {"available": "99801.000000", "locked": "199.000000"}
+    assert balances["USDC"] == {
+        "available": "99801.000000",
+        "locked": "199.000000",
+        "withdrawing": "0.000000",
+    }
 
 
 async def test_crossing_order_fills_at_maker_price_with_fees_and_roles(make_user: MakeUser) -> None:
@@ -36,7 +40,11 @@ async def test_crossing_order_fills_at_maker_price_with_fees_and_roles(make_user
     }  # fmt: skip
     (maker_fill,) = await maker.fills(SOL)
     assert (maker_fill["role"], maker_fill["fee"], maker_fill["feeAsset"]) == ("maker", "0.100000", "USDC")
-    assert (await taker.balances())["USDC"] == {"available": "99900.000000", "locked": "0.000000"}
+    assert (await taker.balances())["USDC"] == {
+        "available": "99900.000000",
+        "locked": "0.000000",
+        "withdrawing": "0.000000",
+    }
 
 
 async def test_cancel_by_id_and_client_id_answer_the_canceled_order(make_user: MakeUser) -> None:
@@ -47,7 +55,11 @@ async def test_cancel_by_id_and_client_id_answer_the_canceled_order(make_user: M
     assert canceled["status"] == "CANCELED" and canceled["orderId"] == first["orderId"]
     assert (await alice.cancel_order(SOL, client_order_id="ask-2"))["status"] == "CANCELED"
     assert await alice.open_orders() == []
-    assert (await alice.balances())["SOL"] == {"available": "1000.000000000", "locked": "0.000000000"}
+    assert (await alice.balances())["SOL"] == {
+        "available": "1000.000000000",
+        "locked": "0.000000000",
+        "withdrawing": "0.000000000",
+    }
     with pytest.raises(ExchangeError) as err:
         await alice.cancel_order(SOL, order_id=first["orderId"])
     assert (err.value.status, err.value.code) == (404, "ORDER_NOT_FOUND")
@@ -136,18 +148,30 @@ async def test_seed_partially_filled_maker_not_over_filled(make_user: MakeUser) 
     await b.place_order(SOL, "buy", price="100", quantity="3")
     second = await c.place_order(SOL, "buy", price="100", quantity="3")
     assert second["executedQty"] == "2.00" and second["status"] == "PARTIALLY_FILLED"
-    assert (await a.balances())["SOL"] == {"available": "995.000000000", "locked": "0.000000000"}
+    assert (await a.balances())["SOL"] == {
+        "available": "995.000000000",
+        "locked": "0.000000000",
+        "withdrawing": "0.000000000",
+    }
 
 
 async def test_seed_price_improvement_released_and_sell_cancel_refunds_base(make_user: MakeUser) -> None:
     a, b = await make_user(), await make_user()
     await a.place_order(SOL, "sell", price="90", quantity="1")
     await b.place_order(SOL, "buy", price="100", quantity="1")
-    assert (await b.balances())["USDC"] == {"available": "99910.000000", "locked": "0.000000"}
+    assert (await b.balances())["USDC"] == {
+        "available": "99910.000000",
+        "locked": "0.000000",
+        "withdrawing": "0.000000",
+    }
     sell = await a.place_order(SOL, "sell", price="110", quantity="2")
     await a.cancel_order(SOL, sell["orderId"])
     balances = await a.balances()
-    assert balances["SOL"] == {"available": "999.000000000", "locked": "0.000000000"}
+    assert balances["SOL"] == {
+        "available": "999.000000000",
+        "locked": "0.000000000",
+        "withdrawing": "0.000000000",
+    }
     assert balances["USDC"]["locked"] == "0.000000"
 
 
