@@ -8,9 +8,14 @@ import msgspec
 from exchange.domain.commands import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.domain.events import DepositState, OrderState, OrderStatus, WithdrawalState
 
-#: The snapshot's layout. 1: before funding (a snapshot without ``format`` reads as 1), which
-#: holds no deposit records, so it cannot be restored into an engine that keeps them.
+#: The snapshot's layout. 1: before funding (a snapshot without ``format`` reads as 1), with no
+#: deposit records: restoring it carries each balance over as an opening deposit.
 SNAPSHOT_FORMAT = 2
+#: The fields a format-1 snapshot has, in order: what its writer hashed.
+FORMAT_1_FIELDS = (
+    "last_seq", "next_order_id", "next_trade_id", "balances", "onramped", "orders", "next_queue", "closed",
+    "requests",
+)  # fmt: skip
 
 
 class RestingOrder(msgspec.Struct, frozen=True, array_like=True):

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
-from exchange.domain.snapshots import EngineSnapshot
+from exchange.domain.snapshots import FORMAT_1_FIELDS, EngineSnapshot
 from exchange.store.files import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,15 @@ S = TypeVar("S")
 def state_hash(engine: EngineSnapshot) -> str:
     """SHA-256 of the engine state's canonical msgpack bytes (equal states, equal hashes)."""
     return hashlib.sha256(msgspec.msgpack.encode(engine)).hexdigest()
+
+
+def written_hash(engine: EngineSnapshot) -> str:
+    """The hash the snapshot's writer recorded for ``engine`` as read: a format-1 snapshot's
+    covers the fields that format has (the same map, in the same order, the same bytes)."""
+    if engine.format == 1:
+        fields = {name: getattr(engine, name) for name in FORMAT_1_FIELDS}
+        return hashlib.sha256(msgspec.msgpack.encode(fields)).hexdigest()
+    return state_hash(engine)
 
 
 _encoder = msgspec.msgpack.Encoder()

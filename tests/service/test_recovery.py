@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from exchange.config import load_venue
 from exchange.domain.commands import AnyCommand, CancelAll, Onramp, OrderType, PlaceOrder, Side
 from exchange.domain.engine import Engine
 from exchange.domain.events import Event
+from exchange.domain.snapshots import FORMAT_1_FIELDS, EngineSnapshot
 from exchange.service.marketdata import MarketData
 from exchange.service.recovery import recover
 from exchange.service.snapshotter import Snapshot
@@ -18,7 +20,7 @@ from exchange.service.userdata import UserData
 from exchange.store import snapshot as snapfiles
 from exchange.store.history import History
 from exchange.store.journal import Journal
-from exchange.store.snapshot import state_hash
+from exchange.store.snapshot import state_hash, written_hash
 
 VENUE = load_venue()
 SOL = VENUE.markets["SOL_USDC"]
@@ -166,3 +168,42 @@ def test_history_ahead_of_the_journal_is_rolled_back_to_it(tmp_path: Path) -> No
     finally:
         history.close()
         reference.history.close()
+
+
+def test_a_snapshot_from_before_funding_restores_with_opening_deposits(
+    tmp_path: Path, history: History
+) -> None:
+    """A format-1 file (as the server wrote it before deposits were recorded, hashed over the
+    fields it had) restores, its hash checked as written, each balance an opening deposit; the
+    journal's tail replays on it; one changed byte of it is still refused."""
+    day = _day()
+    before = Projections(History.open(tmp_path / "before.sqlite3"))
+    before.run(day[:6])
+    taken = before.snapshot(day[5].ts)
+    old = {name: getattr(taken.engine, name) for name in FORMAT_1_FIELDS}
+    engine = msgspec.msgpack.decode(msgspec.msgpack.encode(old), type=EngineSnapshot)
+    assert engine.format == 1 and not engine.deposits
+    written = Snapshot(**{**_fields(taken), "engine": engine, "engine_hash": written_hash(engine)})
+    snapfiles.write(tmp_path / "snapshots", written)
+    _journal(tmp_path, day)
+    recovered = Projections(history)
+    assert recovered.recover(tmp_path) == (6, len(day) - 6, day[-1].ts)
+    recovered.engine.check_integrity()  # accounts + fees + holds = deposited - withdrawn
+    opening = recovered.engine.funding.deposits_of(1)
+    assert {d.source for d in opening} == {"opening"}
+    held = {(a, av + lk) for u, a, av, lk in engine.balances if u == 1 and av + lk}
+    assert {(d.asset, d.amount) for d in opening} == held
+    assert recovered.engine.balances(2) == _replayed(day).balances(2)  # the same money, all of it
+    before.history.close()
+    forged = Snapshot(**{**_fields(written), "engine_hash": "0" * 64})
+    snapfiles.write(tmp_path / "forged" / "snapshots", forged)
+    _journal(tmp_path / "forged", day)
+    with pytest.raises(RuntimeError, match="did not reproduce its state hash"):
+        Projections(History.open(tmp_path / "forged.sqlite3")).recover(tmp_path / "forged")
+
+
+def _replayed(day: list[AnyCommand]) -> Engine:
+    engine = Engine(VENUE.assets, VENUE.markets)
+    for cmd in day:
+        engine.handle(cmd)
+    return engine
