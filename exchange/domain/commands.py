@@ -133,7 +133,7 @@ class CancelAll(Command, frozen=True, tag="cancel_all", kw_only=True):
 
 class Onramp(Command, frozen=True, tag="onramp", kw_only=True):
     """The demo faucet: a deposit of ``amount`` atomic units to the user themselves, recorded
-    with the reference ``faucet:<seq>``; ``limit`` caps the user's lifetime faucet total if set."""
+    with the reference ``faucet:<deposit id>``; ``limit`` caps the user's lifetime faucet total if set."""
 
     asset: str
     amount: int

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
+
 from exchange.domain import rules
 from exchange.domain.book import Level, Order, OrderBook
 from exchange.domain.commands import (
@@ -385,9 +387,7 @@ class Engine(EngineState):
         else:
             status, reason = WithdrawalStatus.COMPLETED, None
             self.ledger.send_withdrawal(w.user_id, w.asset, w.amount)
-        done = WithdrawalState(
-            w.id, w.user_id, w.asset, w.amount, w.destination, status, w.created_at, self._ts, reason
-        )
+        done = msgspec.structs.replace(w, status=status, updated_at=self._ts, reason=reason)
         self.funding.record_withdrawal(done)
         out.append(WithdrawalChanged(self._seq, self._ts, done))
         return None

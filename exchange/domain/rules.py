@@ -312,12 +312,9 @@ def check_amend(o: Order, m: Market, cmd: AmendOrder) -> tuple[int, int] | Rejec
 # -- onramp --------------------------------------------------------------------------------
 def check_onramp(assets: dict[str, Asset], cmd: Onramp, done: int, holding: int) -> Rejection | None:
     """``done``: what the user onramped of the asset so far; ``holding``: their balance of it."""
-    asset = find_asset(assets, cmd.asset)
+    asset = check_money(assets, cmd.asset, cmd.amount)
     if isinstance(asset, Rejection):
         return asset
-    bad = check_amount(cmd.amount)
-    if bad:
-        return bad
     if cmd.limit is not None and done + cmd.amount > cmd.limit:
         left = asset.format(max(cmd.limit - done, 0))
         return Rejection(Reason.ONRAMP_LIMIT, f"onramp limit reached: {left} {cmd.asset} left")
@@ -329,11 +326,15 @@ def find_asset(assets: dict[str, Asset], name: str) -> Asset | Rejection:
     return asset if asset is not None else Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {name!r}")
 
 
-def check_amount(amount: int) -> Rejection | None:
-    """An amount of money moved in or out (the edge put it on the asset's grid)."""
+def check_money(assets: dict[str, Asset], name: str, amount: int) -> Asset | Rejection:
+    """Money moved in or out: a known asset and an amount in range (the edge put it on the
+    asset's grid); the asset."""
+    asset = find_asset(assets, name)
+    if isinstance(asset, Rejection):
+        return asset
     if not 0 < amount < MAX_AMOUNT:
         return Rejection(Reason.INVALID_QUANTITY, "amount must be above 0 and in range")
-    return None
+    return asset
 
 
 def check_room(holding: int, amount: int) -> Rejection | None:
@@ -367,12 +368,9 @@ def check_deposit(
         return Rejection(
             Reason.INVALID_REQUEST, f"references starting {ref.partition(':')[0]}: are the engine's"
         )
-    asset = find_asset(assets, cmd.asset)
+    asset = check_money(assets, cmd.asset, cmd.amount)
     if isinstance(asset, Rejection):
         return asset
-    bad = check_amount(cmd.amount)
-    if bad:
-        return bad
     done = deposits.get(ref)
     if done is not None:
         if (done.user_id, done.asset, done.amount) != (cmd.account, cmd.asset, cmd.amount):
@@ -386,14 +384,10 @@ def check_deposit(
 
 def check_withdrawal(assets: dict[str, Asset], cmd: RequestWithdrawal, available: int) -> Rejection | None:
     """``available``: what the user has of the asset, not held by orders or withdrawals."""
-    asset = find_asset(assets, cmd.asset)
+    asset = check_money(assets, cmd.asset, cmd.amount)
     if isinstance(asset, Rejection):
         return asset
-    return (
-        check_amount(cmd.amount)
-        or check_text(cmd.destination, "destination")
-        or check_funds(cmd.asset, cmd.amount, available)
-    )
+    return check_text(cmd.destination, "destination") or check_funds(cmd.asset, cmd.amount, available)
 
 
 def find_withdrawal(
