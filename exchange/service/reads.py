@@ -1,11 +1,11 @@
 """Reads of engine-side state, wherever the engine is: in this process or behind the bus.
 
 Handlers ask ``Reads`` for balances, open orders, an order with its fills, closed orders,
-fills, trades older than memory, a user's deposits and withdrawals, one withdrawal, the
-pending withdrawals, the engine's status and its state hash. ``LocalReads``
-answers from the engine, the recent per-user history (memory) and the SQLite history, in the
-process that runs the engine (``--role all`` and ``--role engine``, where it also answers the
-gateways' queries through ``answer``). ``RemoteReads`` asks the engine process over the bus
+fills, trades older than memory, a user's deposits and withdrawals, the pending withdrawals,
+the engine's status and its state hash. ``LocalReads`` answers from the engine, the recent
+per-user history (memory) and the SQLite history, in the process that runs the engine
+(``--role all`` and ``--role engine``, where it also answers the gateways' queries through
+``answer``). ``RemoteReads`` asks the engine process over the bus
 (``--role gateway``): a gateway keeps no copy of balances or orders, so what it answers is
 exactly the engine's state, never a replica that may lag; market data, which every gateway
 serves at a far higher rate, is mirrored instead (service/mirror.py).
@@ -53,7 +53,6 @@ class Reads(Protocol):
     async def trades_between(self, symbol: str, first: int, until: int) -> list[TradeExecuted]: ...
     async def deposits(self, user: int) -> list[DepositState]: ...
     async def withdrawals(self, user: int) -> list[WithdrawalState]: ...
-    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None: ...
     async def pending_withdrawals(self) -> list[WithdrawalState]: ...
     async def status(self) -> EngineStatus: ...
     async def state(self) -> tuple[int, str]: ...
@@ -71,7 +70,6 @@ RESULTS: dict[str, Any] = {
     "trades_between": list[TradeExecuted],
     "deposits": list[DepositState],
     "withdrawals": list[WithdrawalState],
-    "withdrawal": WithdrawalState | None,
     "pending_withdrawals": list[WithdrawalState],
     "status": EngineStatus,
     "state": tuple[int, str],
@@ -144,10 +142,6 @@ class LocalReads:
         """Newest first, each as it stands."""
         return self.engine.funding.withdrawals_of(user)
 
-    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None:
-        """Anyone's: the caller checks that it is the user's own (or that an operator asks)."""
-        return self.engine.funding.withdrawals.get(withdrawal_id)
-
     async def pending_withdrawals(self) -> list[WithdrawalState]:
         """Oldest first: the operators' queue."""
         return self.engine.funding.pending()
@@ -215,9 +209,6 @@ class RemoteReads:
 
     async def withdrawals(self, user: int) -> list[WithdrawalState]:
         return await self._ask("withdrawals", user)  # type: ignore[no-any-return]
-
-    async def withdrawal(self, withdrawal_id: int) -> WithdrawalState | None:
-        return await self._ask("withdrawal", withdrawal_id)  # type: ignore[no-any-return]
 
     async def pending_withdrawals(self) -> list[WithdrawalState]:
         return await self._ask("pending_withdrawals")  # type: ignore[no-any-return]

@@ -50,7 +50,5 @@ async def test_funding_reads_agree_in_process_and_over_the_bus() -> None:
         assert [(d.id, d.reference) for d in deposits] == [(2, "tx-1"), (1, "faucet:1")]
         assert [(w.id, w.status.value) for w in withdrawals] == [(2, "PENDING"), (1, "COMPLETED")]
         assert [w.id for w in await reads.pending_withdrawals()] == [2]
-        assert await reads.withdrawal(1) == withdrawals[1]
-        assert await reads.withdrawal(99) is None
         assert await reads.deposits(2) == [] and await reads.withdrawals(2) == []
         assert (await reads.balances(1))["SOL"] == (9 * 10**8, 0, 10**8)
