@@ -50,11 +50,11 @@ async def reject(request: web.Request) -> web.Response:
 
 
 def _withdrawal_id(request: web.Request) -> int:
-    """The path's id: digits, or no such withdrawal (as a malformed order id finds no order)."""
-    raw = request.match_info["withdrawal_id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+    """The path's id, or no such withdrawal (as a malformed order id finds no order)."""
+    found = schemas.decimal_id(request.match_info["withdrawal_id"])
+    if found is None:
         raise ApiError.of(Reason.WITHDRAWAL_NOT_FOUND, "no such withdrawal")
-    return int(raw)
+    return found
 
 
 def _about(answer: dict[str, object]) -> dict[str, object]:

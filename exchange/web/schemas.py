@@ -40,13 +40,15 @@ Amount = Annotated[
         },
     ),
 ]
+#: Every id the API writes (orders, withdrawals): a decimal string of at most 19 digits.
+ID_PATTERN = "^[0-9]{1,19}$"
 #: An order id: a decimal string or a JSON number; anything else finds no order (404).
 OrderIdText = Annotated[
     msgspec.Raw,
     msgspec.Meta(
         description="a decimal string (or JSON number); anything else is ORDER_NOT_FOUND",
         extra_json_schema={
-            "anyOf": [{"type": "string", "pattern": "^[0-9]{1,19}$"}, {"type": "integer", "minimum": 1},
+            "anyOf": [{"type": "string", "pattern": ID_PATTERN}, {"type": "integer", "minimum": 1},
                       {"type": "null"}],
             "examples": ["7"],
         },
@@ -187,6 +189,13 @@ def order_id(raw: msgspec.Raw | Absent) -> int | None:
     text = decimal_text(raw, "orderId")
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
+    found = decimal_id(text)
+    if found is None:
         raise ApiError.of(Reason.ORDER_NOT_FOUND, "no such open order")
-    return int(text)
+    return found
+
+
+def decimal_id(text: str | None) -> int | None:
+    """An id as the API writes them (``ID_PATTERN``: 1-19 ASCII digits), else None: an id that
+    is not one names nothing, which the caller answers as not found."""
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) <= 19 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from exchange.domain.reasons import Reason
-from exchange.web import orders, queries
+from exchange.web import orders, queries, schemas
 from exchange.web.auth import authenticate
 from exchange.web.common import json_response, query_market
 from exchange.web.errors import ApiError, invalid
@@ -47,7 +47,7 @@ async def get_order(request: web.Request) -> web.Response:
     raw_id, coid = q.order_id, q.client_order_id
     if (raw_id is None) == (coid is None):
         raise invalid("give exactly one of orderId and clientOrderId")
-    oid = _int_id(raw_id) if coid is None else None
+    oid = schemas.decimal_id(raw_id) if coid is None else None
     found = None
     if coid is not None or oid is not None:
         found = await request.app[READS].order(who.user_id, m.symbol, oid, coid)
@@ -56,10 +56,6 @@ async def get_order(request: web.Request) -> web.Response:
     state, fills = found
     venue = request.app[VENUE]
     return json_response(order_json(state, m, [fill_json(f, m, venue.assets) for f in fills]))
-
-
-def _int_id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) <= 19 else None
 
 
 async def open_orders(request: web.Request) -> web.Response:

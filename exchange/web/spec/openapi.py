@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 
 from exchange.config import Settings
-from exchange.limits import limits_json
+from exchange.limits import Limits, limits_json
 from exchange.signing import API_KEY_PATTERN
 from exchange.web.errors import CATALOGUE
-from exchange.web.schemas import Username
+from exchange.web.schemas import ID_PATTERN, Username
 from exchange.web.spec.components import package_version, schemas
 from exchange.web.spec.declare import SAFE, Auth, Operation
 from exchange.web.spec.responses import ErrorBody
@@ -26,20 +26,27 @@ REF = "#/components/schemas/"
 SIGNED: dict[str, list[str]] = {"apiKey": [], "timestamp": [], "signature": []}
 _RETRY_AFTER = {"Retry-After": {"description": "whole seconds to wait, at least 1",
                                 "schema": {"type": "integer", "minimum": 1}}}  # fmt: skip
-SECURITY_SCHEMES = {
-    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY",
-               "description": "The API key (`ak_` + 32 hex digits); goes with X-TIMESTAMP and X-SIGNATURE."},
-    "timestamp": {"type": "apiKey", "in": "header", "name": "X-TIMESTAMP",
-                  "description": "The current time in ms, 1-19 ASCII digits, within 5 s of the server's."},
-    "signature": {"type": "apiKey", "in": "header", "name": "X-SIGNATURE",
-                  "description": "Lowercase hex HMAC-SHA256 under the key's secret of X-TIMESTAMP + "
-                  "METHOD + path with query (as sent) + body bytes (exchange/signing.py)."},
-    "session": {"type": "apiKey", "in": "cookie", "name": "session",
-                "description": "The browser session set by signup or login (7 days)."},
-    "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
-             "description": "The session's CSRF token (signup, login, /auth/me answer it): required "
-             "with the cookie on any method but GET, HEAD and OPTIONS."},
-}  # fmt: skip
+
+
+def security_schemes(limits: Limits) -> dict[str, Any]:
+    """The HMAC headers and the session, with the windows this server keeps (``limits``)."""
+    window, days = limits.signing_window_ms / 1000, limits.session_lifetime_s / 86400
+    return {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY",
+                   "description": "The API key (`ak_` + 32 hex digits); goes with X-TIMESTAMP and "
+                   "X-SIGNATURE."},
+        "timestamp": {"type": "apiKey", "in": "header", "name": "X-TIMESTAMP",
+                      "description": f"The current time in ms, 1-19 ASCII digits, within {window:g} s of the "
+                      "server's."},
+        "signature": {"type": "apiKey", "in": "header", "name": "X-SIGNATURE",
+                      "description": "Lowercase hex HMAC-SHA256 under the key's secret of X-TIMESTAMP + "
+                      "METHOD + path with query (as sent) + body bytes (exchange/signing.py)."},
+        "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                    "description": f"The browser session set by signup or login ({days:g} days)."},
+        "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                 "description": "The session's CSRF token (signup, login, /auth/me answer it): required "
+                 "with the cookie on any method but GET, HEAD and OPTIONS."},
+    }  # fmt: skip
 
 
 OPERATOR_ONLY = (
@@ -83,7 +90,7 @@ def document(settings: Settings, operations: tuple[Operation, ...]) -> dict[str,
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "tags": [{"name": tag} for tag in tags],
         "paths": paths,
-        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": components, "securitySchemes": security_schemes(settings.limits)},
     }
 
 
@@ -109,7 +116,7 @@ def _operation(op: Operation, ref_of: dict[int, Any], components: dict[str, Any]
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "api_key": {"type": "string", "pattern": f"^{API_KEY_PATTERN}$"},
     "username": msgspec.json.schema(Username),
-    "withdrawal_id": {"type": "string", "pattern": "^[0-9]{1,19}$", "examples": ["3"]},
+    "withdrawal_id": {"type": "string", "pattern": ID_PATTERN, "examples": ["3"]},
 }
 
 
