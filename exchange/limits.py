@@ -247,13 +247,17 @@ TABLE_START = "<!-- generated from exchange/limits.py by `python -m exchange lim
 TABLE_END = "<!-- end of limits table -->\n"
 
 
+def _span(doc: str) -> tuple[int, int]:
+    """Where the generated table is in ``doc``: between the markers."""
+    return doc.index(TABLE_START) + len(TABLE_START), doc.index(TABLE_END)
+
+
 def table_in(doc: str) -> str:
-    """The generated table in ``doc`` (between the markers)."""
-    start, end = doc.index(TABLE_START) + len(TABLE_START), doc.index(TABLE_END)
+    start, end = _span(doc)
     return doc[start:end]
 
 
 def replace_table(doc: str, table: str) -> str:
     """``doc`` with its generated table replaced by ``table``."""
-    start, end = doc.index(TABLE_START) + len(TABLE_START), doc.index(TABLE_END)
+    start, end = _span(doc)
     return doc[:start] + table + doc[end:]

@@ -97,23 +97,31 @@ def trading_url(deployment: str, base_url: str, request: pytest.FixtureRequest) 
     return base_url
 
 
+#: What a test trader is given unless the test says otherwise.
+FUND = {"USDC": "100000", "SOL": "1000"}
+
+
+async def trader(base_url: str, name: str, fund: dict[str, str] = FUND, *, key: bool = True) -> Client:
+    """A signed-in Client named ``name`` with an API key (unless ``key`` is False) and ``fund``."""
+    client = Client(base_url)
+    await client.signup(name, PASSWORD)
+    if key:
+        created = await client.create_api_key()
+        client.use_key(created["apiKey"], created["secret"])
+    for asset, amount in fund.items():
+        await client.onramp(asset, amount)
+    return client
+
+
 @pytest.fixture
 async def make_user(trading_url: str) -> AsyncIterator[MakeUser]:
-    """``await make_user()`` -> a signed-in Client with an API key and funds."""
+    """``await make_user()`` -> a signed-in Client with an API key and funds (``trader``)."""
     clients: list[Client] = []
     counter = itertools.count(1)
 
-    async def make(
-        name: str | None = None, *, key: bool = True, fund: dict[str, str] | None = None
-    ) -> Client:
-        client = Client(trading_url)
+    async def make(name: str | None = None, *, key: bool = True, fund: dict[str, str] = FUND) -> Client:
+        client = await trader(trading_url, name or f"trader{next(counter)}", fund, key=key)
         clients.append(client)
-        await client.signup(name or f"trader{next(counter)}", PASSWORD)
-        if key:
-            created = await client.create_api_key()
-            client.use_key(created["apiKey"], created["secret"])
-        for asset, amount in (fund if fund is not None else {"USDC": "100000", "SOL": "1000"}).items():
-            await client.onramp(asset, amount)
         return client
 
     yield make

@@ -26,7 +26,7 @@ from exchange.web.keys import ACCOUNTS
 from exchange.web.spec.declare import Auth
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS
-from tests.web.conftest import PASSWORD, TEST_SETTINGS
+from tests.web.conftest import PASSWORD, TEST_SETTINGS, trader
 
 SOL = "SOL_USDC"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -46,16 +46,6 @@ class Scene(msgspec.Struct):
     bare: Client
 
 
-async def _trader(base_url: str, name: str) -> Client:
-    client = Client(base_url)
-    await client.signup(name, PASSWORD)
-    created = await client.create_api_key()
-    client.use_key(created["apiKey"], created["secret"])
-    await client.onramp("USDC", "100000")
-    await client.onramp("SOL", "1000")
-    return client
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
     settings = Settings(data_dir=str(tmp_path_factory.mktemp("admin")), **TEST_SETTINGS)  # type: ignore[arg-type]
@@ -63,7 +53,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
     accounts = server.app[ACCOUNTS]
-    maker, taker = await _trader(base_url, "maker"), await _trader(base_url, "taker")
+    maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
     await maker.place_order(SOL, "sell", price="100", quantity="5")
     await taker.place_order(SOL, "buy", "market", quantity="2")
     await taker.place_order(SOL, "buy", price="90", quantity="1")  # stays open

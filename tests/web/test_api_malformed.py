@@ -26,7 +26,7 @@ from exchange import signing
 from exchange.app import create_app
 from exchange.client import Client
 from exchange.config import Settings
-from tests.web.conftest import PASSWORD, TEST_SETTINGS, state_of
+from tests.web.conftest import TEST_SETTINGS, state_of, trader
 
 SOL = "SOL_USDC"
 V1 = "/api/v1"
@@ -381,16 +381,6 @@ class Scene(NamedTuple):
     initial: tuple[Any, ...]
 
 
-async def _trader(base_url: str, name: str, fund: dict[str, str]) -> Client:
-    client = Client(base_url)
-    await client.signup(name, PASSWORD)
-    created = await client.create_api_key()
-    client.use_key(created["apiKey"], created["secret"])
-    for asset, amount in fund.items():
-        await client.onramp(asset, amount)
-    return client
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
     """One app and one scene for every case (see the module docstring): a case refused as it must
@@ -399,8 +389,8 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     server = TestServer(create_app(settings))
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
-    maker = await _trader(base_url, "maker", {"USDC": "100000", "SOL": "1000"})
-    user = await _trader(base_url, "user", {"USDC": "1000", "SOL": "10"})
+    maker = await trader(base_url, "maker", {"USDC": "100000", "SOL": "1000"})
+    user = await trader(base_url, "user", {"USDC": "1000", "SOL": "10"})
     try:
         resting = await user.place_order(SOL, "buy", price="90", quantity="2", client_order_id="resting-1")
         await maker.place_order(SOL, "sell", price="90", quantity="1")

@@ -29,7 +29,7 @@ from exchange.config import Settings
 from exchange.signing import ws_auth_signature
 from exchange.web.spec.frames import METHODS, STREAMS, ErrorAnswer
 from tests.waiting import until
-from tests.web.conftest import PASSWORD, TEST_SETTINGS
+from tests.web.conftest import TEST_SETTINGS, trader
 
 SOL = "SOL_USDC"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -50,16 +50,6 @@ class Scene(msgspec.Struct):
 
 def _method_name(method: str) -> str:
     return "".join(part.capitalize() for part in method.replace(".", "_").split("_"))
-
-
-async def _trader(base_url: str, name: str) -> Client:
-    client = Client(base_url)
-    await client.signup(name, PASSWORD)
-    created = await client.create_api_key()
-    client.use_key(created["apiKey"], created["secret"])
-    await client.onramp("USDC", "100000")
-    await client.onramp("SOL", "1000")
-    return client
 
 
 class Socket:
@@ -100,7 +90,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     server = TestServer(create_app(settings))
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
-    maker, taker = await _trader(base_url, "maker"), await _trader(base_url, "taker")
+    maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(base_url + "/ws") as ws:
             socket = Socket(ws)

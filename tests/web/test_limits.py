@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestServer
 
 from exchange.__main__ import _parser, _settings, main
 from exchange.app import create_app
-from exchange.client import Client, ExchangeError
+from exchange.client import ExchangeError
 from exchange.config import ConfigError, Settings, demo_config_path, limits_table, load_venue
 from exchange.limits import BENCH, Limits, bench_limits, describe, limits_json, load_limits, table_in
 from exchange.wsclient import WsClient
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import trader
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 SOL = "SOL_USDC"
@@ -49,15 +49,6 @@ async def urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[s
         await tight.close()
 
 
-async def _trader(url: str, name: str) -> Client:
-    client = Client(url)
-    await client.signup(name, PASSWORD)
-    created = await client.create_api_key()
-    client.use_key(created["apiKey"], created["secret"])
-    await client.onramp("USDC", "100000")
-    return client
-
-
 # -- enforced -----------------------------------------------------------------------------------
 @pytest.mark.asyncio(loop_scope="module")
 async def test_order_round_trips_one_after_another_on_the_socket_are_never_refused(
@@ -66,7 +57,7 @@ async def test_order_round_trips_one_after_another_on_the_socket_are_never_refus
     """As a latency benchmark sends them: 500 place + cancel, each waiting for its answer. The
     socket used to refuse the 101st message (50/s, bursts of 100) while the user's own limit
     allowed hundreds more; now the socket's limit is never below the user's."""
-    alice = await _trader(urls["default"], "alice")
+    alice = await trader(urls["default"], "alice", {"USDC": "100000"})
     async with alice, WsClient(urls["default"]) as ws:
         await ws.auth(alice.api_key or "", alice.secret or "")
         for i in range(500):
@@ -111,7 +102,7 @@ async def test_a_refused_message_says_when_to_retry_as_rest_does(urls: dict[str,
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_api_keys_per_user_is_the_configured_number(urls: dict[str, str]) -> None:
-    bob = await _trader(urls["tight"], "bob")  # holds one key
+    bob = await trader(urls["tight"], "bob", {"USDC": "100000"})  # holds one key
     async with bob:
         await bob.create_api_key()
         with pytest.raises(ExchangeError) as err:

@@ -30,7 +30,7 @@ from exchange.web.keys import ACCOUNTS, OPERATIONS
 from exchange.web.spec.declare import Auth, Operation
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS as TABLE
-from tests.web.conftest import GENEROUS, PASSWORD, TEST_SETTINGS
+from tests.web.conftest import GENEROUS, PASSWORD, TEST_SETTINGS, trader
 from tests.web.test_api_malformed import CASES
 
 SOL = "SOL_USDC"
@@ -44,16 +44,6 @@ class Scene(msgspec.Struct):
     answers: dict[str, list[Any]]
     openapi: dict[str, Any]
     content_types: dict[str, str]
-
-
-async def _trader(base_url: str, name: str) -> Client:
-    client = Client(base_url)
-    await client.signup(name, PASSWORD)
-    created = await client.create_api_key()
-    client.use_key(created["apiKey"], created["secret"])
-    await client.onramp("USDC", "100000")
-    await client.onramp("SOL", "1000")
-    return client
 
 
 async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, record: Any) -> None:
@@ -125,7 +115,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     server = TestServer(create_app(settings))
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
-    maker, taker = await _trader(base_url, "maker"), await _trader(base_url, "taker")
+    maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
     accounts = server.app[ACCOUNTS]  # an operator, as `python -m exchange operator add` makes one
     boss = await accounts.add_operator("boss", PASSWORD, promote=False)
     operator = Client(base_url, *await accounts.create_api_key(boss.id, now_ms()))
