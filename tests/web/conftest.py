@@ -24,10 +24,12 @@ from aiohttp.test_utils import TestServer
 
 from exchange.app import create_app
 from exchange.client import Client
+from exchange.clock import now_ms
 from exchange.config import Settings
 from exchange.devtools.cluster import Cluster
 from exchange.devtools.redis_server import free_port
 from exchange.limits import Limits, bench_limits
+from exchange.web.keys import ACCOUNTS
 
 PASSWORD = "correct horse battery"
 MakeUser = Callable[..., Awaitable[Client]]
@@ -48,6 +50,21 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
     return await aiohttp_server(create_app(settings))  # type: ignore[no-any-return]
+
+
+async def serve(data_dir: Path | str, **settings: Any) -> tuple[TestServer, str]:
+    """A started app on ``data_dir`` with ``TEST_SETTINGS`` (``settings`` override them), for a
+    module's one server: the server and its base URL. The caller closes it."""
+    server = TestServer(create_app(Settings(data_dir=str(data_dir), **(TEST_SETTINGS | settings))))
+    await server.start_server()
+    return server, str(server.make_url("")).rstrip("/")
+
+
+async def make_operator(server: TestServer, base_url: str, name: str = "boss") -> Client:
+    """A Client signed with a key of a new operator, made as `python -m exchange operator add` does."""
+    accounts = server.app[ACCOUNTS]
+    made = await accounts.add_operator(name, PASSWORD, promote=False)
+    return Client(base_url, *await accounts.create_api_key(made.id, now_ms()))
 
 
 #: The same settings as command-line options, for the processes of a cluster.

@@ -17,16 +17,14 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
-from exchange.app import create_app
 from exchange.client import Client, ExchangeError
 from exchange.clock import now_ms
-from exchange.config import Settings
 from exchange.store.accounts import Accounts
 from exchange.web.keys import ACCOUNTS
 from exchange.web.spec.declare import Auth
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS
-from tests.web.conftest import PASSWORD, TEST_SETTINGS, trader
+from tests.web.conftest import PASSWORD, make_operator, serve, trader
 
 SOL = "SOL_USDC"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -48,10 +46,7 @@ class Scene(msgspec.Struct):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("admin")), **TEST_SETTINGS)  # type: ignore[arg-type]
-    server = TestServer(create_app(settings))
-    await server.start_server()
-    base_url = str(server.make_url("")).rstrip("/")
+    server, base_url = await serve(tmp_path_factory.mktemp("admin"))
     accounts = server.app[ACCOUNTS]
     maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
     await maker.place_order(SOL, "sell", price="100", quantity="5")
@@ -59,9 +54,7 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
     await taker.place_order(SOL, "buy", price="90", quantity="1")  # stays open
     browser = Client(base_url)
     await browser.signup("browser", PASSWORD)
-    boss = await accounts.add_operator("boss", PASSWORD, promote=False)
-    operator = Client(base_url)
-    operator.use_key(*await accounts.create_api_key(boss.id, now_ms()))
+    operator = await make_operator(server, base_url)
     bare = Client(base_url)
     try:
         yield Scene(server, accounts, maker, taker, browser, operator, bare)

@@ -20,13 +20,10 @@ import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 
 from exchange import signing
-from exchange.app import create_app
 from exchange.client import Client
-from exchange.config import Settings
-from tests.web.conftest import TEST_SETTINGS, state_of, trader
+from tests.web.conftest import serve, state_of, trader
 
 SOL = "SOL_USDC"
 V1 = "/api/v1"
@@ -385,10 +382,7 @@ class Scene(NamedTuple):
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
     """One app and one scene for every case (see the module docstring): a case refused as it must
     be changes nothing, so each case starts from the same state, which the test checks first."""
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("malformed")), **TEST_SETTINGS)  # type: ignore[arg-type]
-    server = TestServer(create_app(settings))
-    await server.start_server()
-    base_url = str(server.make_url("")).rstrip("/")
+    server, base_url = await serve(tmp_path_factory.mktemp("malformed"))
     maker = await trader(base_url, "maker", {"USDC": "100000", "SOL": "1000"})
     user = await trader(base_url, "user", {"USDC": "1000", "SOL": "10"})
     try:

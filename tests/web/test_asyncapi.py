@@ -18,18 +18,15 @@ import msgspec
 import orjson
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from exchange.app import create_app
 from exchange.client import Client
-from exchange.config import Settings
 from exchange.signing import ws_auth_signature
 from exchange.web.spec.frames import METHODS, STREAMS, ErrorAnswer
 from tests.waiting import until
-from tests.web.conftest import TEST_SETTINGS, trader
+from tests.web.conftest import serve, trader
 
 SOL = "SOL_USDC"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -86,10 +83,7 @@ class Socket:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("asyncapi")), **TEST_SETTINGS)  # type: ignore[arg-type]
-    server = TestServer(create_app(settings))
-    await server.start_server()
-    base_url = str(server.make_url("")).rstrip("/")
+    server, base_url = await serve(tmp_path_factory.mktemp("asyncapi"))
     maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(base_url + "/ws") as ws:

@@ -12,13 +12,11 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
-from exchange.app import create_app
 from exchange.client import Client, ExchangeError
-from exchange.config import Settings
 from exchange.web import funding
 from exchange.web.errors import ApiError
 from exchange.wsclient import WsClient
-from tests.web.conftest import PASSWORD, TEST_SETTINGS
+from tests.web.conftest import PASSWORD, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 OPERATOR = 1_000_000  # the operators' routes pass who acts; the engine trusts it as any user id
@@ -49,11 +47,9 @@ class Venue:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def venue(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Venue]:
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("funding")), **TEST_SETTINGS)  # type: ignore[arg-type]
-    server = TestServer(create_app(settings))
-    await server.start_server()
+    server, base_url = await serve(tmp_path_factory.mktemp("funding"))
     try:
-        yield Venue(server, str(server.make_url("")).rstrip("/"))
+        yield Venue(server, base_url)
     finally:
         await server.close()
 

@@ -16,7 +16,6 @@ import msgspec
 import orjson
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 
 from exchange.__main__ import _parser, _settings, main
 from exchange.app import create_app
@@ -24,26 +23,20 @@ from exchange.client import ExchangeError
 from exchange.config import ConfigError, Settings, demo_config_path, limits_table, load_venue
 from exchange.limits import BENCH, Limits, bench_limits, describe, limits_json, load_limits, table_in
 from exchange.wsclient import WsClient
-from tests.web.conftest import trader
+from tests.web.conftest import serve, trader
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 SOL = "SOL_USDC"
 TIGHT = Limits(rate_per_s=10.0, rate_burst=20, ws_messages_per_s=50.0, ws_burst=100, api_keys_per_user=2)
 
 
-async def _serve(limits: Limits, data: Path) -> TestServer:
-    server = TestServer(create_app(Settings(data_dir=str(data), limits=limits, fsync="off", bot=False)))
-    await server.start_server()
-    return server
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str]]:
     """``default`` and ``tight``: the base URLs of the module's two servers."""
-    default = await _serve(Limits(), tmp_path_factory.mktemp("default"))
-    tight = await _serve(TIGHT, tmp_path_factory.mktemp("tight"))
+    default, default_url = await serve(tmp_path_factory.mktemp("default"), limits=Limits())
+    tight, tight_url = await serve(tmp_path_factory.mktemp("tight"), limits=TIGHT)
     try:
-        yield {name: str(s.make_url("")).rstrip("/") for name, s in (("default", default), ("tight", tight))}
+        yield {"default": default_url, "tight": tight_url}
     finally:
         await default.close()
         await tight.close()

@@ -20,17 +20,14 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from exchange.app import create_app
 from exchange.client import Client
-from exchange.clock import now_ms
-from exchange.config import Settings
 from exchange.web import schemas
 from exchange.web.errors import CATALOGUE
-from exchange.web.keys import ACCOUNTS, OPERATIONS
+from exchange.web.keys import OPERATIONS
 from exchange.web.spec.declare import Auth, Operation
 from exchange.web.spec.openapi import V1
 from exchange.web.spec.operations import OPERATIONS as TABLE
-from tests.web.conftest import GENEROUS, PASSWORD, TEST_SETTINGS, trader
+from tests.web.conftest import GENEROUS, PASSWORD, make_operator, serve, trader
 from tests.web.test_api_malformed import CASES
 
 SOL = "SOL_USDC"
@@ -111,14 +108,9 @@ async def _calls(base_url: str, maker: Client, taker: Client, operator: Client, 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("openapi")), **TEST_SETTINGS)  # type: ignore[arg-type]
-    server = TestServer(create_app(settings))
-    await server.start_server()
-    base_url = str(server.make_url("")).rstrip("/")
+    server, base_url = await serve(tmp_path_factory.mktemp("openapi"))
     maker, taker = await trader(base_url, "maker"), await trader(base_url, "taker")
-    accounts = server.app[ACCOUNTS]  # an operator, as `python -m exchange operator add` makes one
-    boss = await accounts.add_operator("boss", PASSWORD, promote=False)
-    operator = Client(base_url, *await accounts.create_api_key(boss.id, now_ms()))
+    operator = await make_operator(server, base_url)
     answers: dict[str, list[Any]] = {}
     content_types: dict[str, str] = {}
 
