@@ -49,6 +49,11 @@ class SharedAccounts(Accounts):
         if row is not None:  # the row has the name as it was registered: no second query
             self._remember(int(row[0]), str(row[1]))
 
+    def user_id(self, username: str) -> int | None:
+        if username.lower() not in self._ids_by_name:
+            self._learn_user(username)
+        return super().user_id(username)
+
     async def login(self, username: str, password: str) -> User | None:
         if username.lower() not in self._ids_by_name:
             self._learn_user(username)

@@ -25,6 +25,7 @@ from exchange.store.accounts import (
     ApiKeyInfo,
     User,
 )
+from exchange.store.shared_accounts import SharedAccounts
 
 NOW = 1_700_000_000_000
 TTL = 60_000
@@ -388,3 +389,17 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(
         (stored,) = db.execute("SELECT password_hash FROM users").fetchone()
     assert not accounts_module.password_hasher().check_needs_rehash(stored)
     assert "m=8192" not in stored
+
+
+async def test_a_gateway_finds_a_user_another_process_signed_up(tmp_path: Path) -> None:
+    """An operator's deposit names the user: a gateway reads a name it has not seen through
+    from the database, as it does a username by id or an API key."""
+    gateway = await SharedAccounts.open(tmp_path, session_ttl_ms=TTL, max_keys=MAX_KEYS)
+    other = await _open(tmp_path)
+    try:
+        made = await other.signup("Elsewhere", "correct horse battery")
+        assert gateway.user_id("elsewhere") == made.id
+        assert gateway.user_id("nobody") is None
+    finally:
+        await other.close()
+        await gateway.close()
