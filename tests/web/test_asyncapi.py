@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 
 from exchange.client import Client
 from exchange.signing import ws_auth_signature
+from exchange.web.spec.asyncapi import message_name
 from exchange.web.spec.frames import METHODS, STREAMS, ErrorAnswer
 from tests.waiting import until
 from tests.web.conftest import serve, trader
@@ -45,10 +46,6 @@ class Scene(msgspec.Struct):
     received: list[tuple[str, Any]]
 
 
-def _method_name(method: str) -> str:
-    return "".join(part.capitalize() for part in method.replace(".", "_").split("_"))
-
-
 class Socket:
     """One /ws connection that names every frame it sends and gets by its document message."""
 
@@ -63,7 +60,7 @@ class Socket:
         if params is not None:
             request["params"] = params
         self.methods[self.next_id] = method
-        self.sent.append((_method_name(method) + "Request", request))
+        self.sent.append((message_name(method) + "Request", request))
         await self.ws.send_str(orjson.dumps(request).decode())
         await until(lambda: any(f.get("id") == self.next_id for _, f in self.received))
 
@@ -75,7 +72,7 @@ class Socket:
             elif "error" in frame:
                 self.received.append(("Error", frame))
             else:
-                self.received.append((_method_name(self.methods[frame["id"]]) + "Result", frame))
+                self.received.append((message_name(self.methods[frame["id"]]) + "Result", frame))
 
     def seen(self) -> set[str]:
         return {name for name, _ in self.received}
@@ -125,15 +122,15 @@ async def _session(socket: Socket, maker: Client, taker: Client) -> None:
 
 
 async def test_every_method_stream_and_error_was_seen(scene: Scene) -> None:
-    expected = {_method_name(m) + "Result" for m in METHODS} | {n + "Stream" for n in STREAMS} | {"Error"}
+    expected = {message_name(m) + "Result" for m in METHODS} | {n + "Stream" for n in STREAMS} | {"Error"}
     assert {name for name, _ in scene.received} == expected
-    assert {name for name, _ in scene.sent} == {_method_name(m) + "Request" for m in METHODS}
+    assert {name for name, _ in scene.sent} == {message_name(m) + "Request" for m in METHODS}
 
 
 async def test_real_frames_decode_strictly_into_their_structs(scene: Scene) -> None:
     types: dict[str, Any] = {"Error": ErrorAnswer}
     for method, m in METHODS.items():
-        types[_method_name(method) + "Request"], types[_method_name(method) + "Result"] = m.request, m.result
+        types[message_name(method) + "Request"], types[message_name(method) + "Result"] = m.request, m.result
     for name, kind in STREAMS.items():
         types[name + "Stream"] = kind.frame
     for name, frame in scene.sent + scene.received:  # from the JSON text: amounts are raw JSON

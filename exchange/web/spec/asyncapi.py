@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.config import Settings
 from exchange.web.errors import CATALOGUE
 from exchange.web.spec.components import package_version, schemas
 from exchange.web.spec.declare import Operation
@@ -22,16 +21,16 @@ CHANNEL = {"$ref": "#/channels/socket"}
 EVERY_REQUEST = ("INVALID_REQUEST", "RATE_LIMITED")
 
 
-def _name(method: str) -> str:
+def message_name(method: str) -> str:
     """``ORDER.CANCEL_ALL`` -> ``OrderCancelAll``."""
     return "".join(part.capitalize() for part in method.replace(".", "_").split("_"))
 
 
-def document(settings: Settings, operations: tuple[Operation, ...]) -> dict[str, Any]:
+def document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     rest = {op.operation_id: op for op in operations}
     names, types = ["Error"], [ErrorAnswer]
     for method, m in METHODS.items():
-        names += [_name(method) + "Request", _name(method) + "Result"]
+        names += [message_name(method) + "Request", message_name(method) + "Result"]
         types += [m.request, m.result]
     for name, kind in STREAMS.items():
         names.append(name + "Stream")
@@ -42,14 +41,14 @@ def document(settings: Settings, operations: tuple[Operation, ...]) -> dict[str,
     messages: dict[str, Any] = {"Error": _message("Error", unread, ref_of["Error"])}
     ops: dict[str, Any] = {}
     for method, m in METHODS.items():
-        request, result = _name(method) + "Request", _name(method) + "Result"
+        request, result = message_name(method) + "Request", message_name(method) + "Result"
         # The Struct says ``method: str``; each method's message pins its text.
         pinned = {"allOf": [ref_of[request], {"properties": {"method": {"const": method}}}]}
         messages[request] = _message(request, method, pinned)
         messages[result] = _message(result, f"The answer to {method}", ref_of[result])
         codes = set(EVERY_REQUEST) | set(m.codes) | (set(rest[m.rest].errors) if m.rest else set())
         ordered = [code for code in CATALOGUE if code in codes]
-        ops[_name(method)] = {
+        ops[message_name(method)] = {
             "action": "receive", "channel": CHANNEL, "summary": method,
             "messages": [_in_channel(request)],
             "reply": {"channel": CHANNEL, "messages": [_in_channel(result), _in_channel("Error")]},

@@ -15,4 +15,4 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 async def asyncapi_json(request: web.Request) -> web.Response:
-    return json_response(asyncapi.document(request.app[SETTINGS], request.app[OPERATIONS]))
+    return json_response(asyncapi.document(request.app[OPERATIONS]))
