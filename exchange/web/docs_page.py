@@ -9,15 +9,12 @@ from the page's meta tag goes on every request it sends.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aiohttp_jinja2
 from aiohttp import web
 
 from exchange.web.auth import session_from_cookie
-from exchange.web.pages import page_context
+from exchange.web.pages import ROOT, page_context
 
-ROOT = Path(__file__).resolve().parents[2]
 SWAGGER = ROOT / "node_modules" / "swagger-ui-dist"
 #: The files the page loads, under /static/vendor/swagger-ui/ (nothing else of the package).
 FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
